@@ -1,0 +1,56 @@
+/**
+ * The wrapper every task entry point runs in: user errors print one line and exit 2, anything
+ * else prints the stack and exits 1.
+ *
+ * @module
+ */
+
+import { UserError } from "../io/errors.ts";
+import {
+  type CommandSpec,
+  helpText,
+  type OptionsSpec,
+  parseCommand,
+  type ParsedCommand,
+} from "./options.ts";
+
+/** Exit status for bad input. */
+export const EXIT_USAGE = 2;
+
+/**
+ * Runs `fn` as a task's main: a {@linkcode UserError} becomes `error: <message>` and exit 2.
+ */
+export async function runMain(fn: () => Promise<void | number>): Promise<never> {
+  try {
+    const code = await fn();
+    Deno.exit(typeof code === "number" ? code : 0);
+  } catch (err) {
+    if (err instanceof UserError) {
+      console.error(`error: ${err.message}`);
+      Deno.exit(EXIT_USAGE);
+    }
+    if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+      console.error(
+        `error: ${(err as Error).message} (the task's permissions in deno.json do not allow this)`,
+      );
+      Deno.exit(EXIT_USAGE);
+    }
+    console.error(err);
+    Deno.exit(1);
+  }
+}
+
+/**
+ * Parses a command's arguments and handles `--help`; returns undefined when help was printed.
+ */
+export async function parseOrHelp<S extends OptionsSpec>(
+  spec: CommandSpec & { options: S },
+  args: string[],
+): Promise<ParsedCommand<S> | undefined> {
+  const parsed = await parseCommand(spec, args);
+  if (parsed.help) {
+    console.log(helpText(spec));
+    return undefined;
+  }
+  return parsed;
+}

@@ -1,0 +1,109 @@
+/**
+ * Atomic file writes: data goes to a temporary file beside the target, is flushed to disk, and is
+ * renamed over the target. A kill at any moment leaves either the old file or the new one, never a
+ * half-written file that later reads as valid.
+ *
+ * @module
+ */
+
+import { basename, dirname, join } from "node:path";
+
+/** Returns a temporary path beside `path` (same folder, so the final rename is atomic). */
+export function tempPathFor(path: string): string {
+  const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
+  return join(dirname(path), `.${basename(path)}.${Deno.pid}.${rand}.tmp`);
+}
+
+/**
+ * Writes `data` to `path` atomically (temp file, fsync, rename).
+ *
+ * @example
+ * ```ts
+ * import { writeFileAtomic } from "./atomic.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeFileAtomic(`${dir}/a.txt`, "hello");
+ * ```
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = tempPathFor(path);
+  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+  try {
+    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    try {
+      let off = 0;
+      while (off < bytes.length) off += await file.write(bytes.subarray(off));
+      await file.sync();
+    } finally {
+      file.close();
+    }
+    await Deno.rename(tmp, path);
+  } catch (err) {
+    await Deno.remove(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+/** Writes `value` as pretty JSON (with a trailing newline) to `path` atomically. */
+export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
+}
+
+/**
+ * A file written through a temporary path and renamed into place by `commit()`; `abort()` (or a
+ * crash) leaves nothing at the target. Use for streamed outputs such as JSONL shards.
+ */
+export class AtomicFile {
+  readonly path: string;
+  readonly tempPath: string;
+  #file: Deno.FsFile;
+  #done = false;
+
+  private constructor(path: string, tempPath: string, file: Deno.FsFile) {
+    this.path = path;
+    this.tempPath = tempPath;
+    this.#file = file;
+  }
+
+  /** Opens a temporary file for `path`. */
+  static async open(path: string): Promise<AtomicFile> {
+    const tmp = tempPathFor(path);
+    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    return new AtomicFile(path, tmp, file);
+  }
+
+  /** The writable stream of the temporary file (closing it does not commit). */
+  get writable(): WritableStream<Uint8Array> {
+    const file = this.#file;
+    return new WritableStream({
+      async write(chunk) {
+        let off = 0;
+        while (off < chunk.length) off += await file.write(chunk.subarray(off));
+      },
+    });
+  }
+
+  /** Writes all of `bytes`. */
+  async write(bytes: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < bytes.length) off += await this.#file.write(bytes.subarray(off));
+  }
+
+  /** Flushes, closes and renames the temporary file over the target. */
+  async commit(): Promise<void> {
+    if (this.#done) throw new Error(`${this.path}: already committed or aborted`);
+    this.#done = true;
+    await this.#file.sync();
+    this.#file.close();
+    await Deno.rename(this.tempPath, this.path);
+  }
+
+  /** Closes and deletes the temporary file; the target is untouched. */
+  async abort(): Promise<void> {
+    if (this.#done) return;
+    this.#done = true;
+    try {
+      this.#file.close();
+    } catch { /* already closed */ }
+    await Deno.remove(this.tempPath).catch(() => {});
+  }
+}
