@@ -42,7 +42,9 @@ for (const name of ["demo", "bench"]) {
     const cfg = await configFile("cache_dirr: data/cache\n");
     const { code, stderr } = await task([name, "--config", cfg]);
     assert.equal(code, 2);
-    assert.deepEqual(stderr, [`error: ${cfg}: unknown field "cache_dirr" (did you mean "cache_dir"?)`]);
+    assert.deepEqual(stderr, [
+      `error: ${cfg}: unknown field "cache_dirr" (did you mean "cache_dir"?)`,
+    ]);
     await Deno.remove(`${ROOT}/${cfg}`);
   });
 
@@ -58,7 +60,9 @@ for (const name of ["demo", "bench"]) {
 Deno.test("deno task demo refuses an unknown flag and an unknown stage", async () => {
   const a = await task(["demo", "--cache-dri", "x"]);
   assert.equal(a.code, 2);
-  assert.deepEqual(a.stderr, ["error: unknown flag --cache-dri (did you mean --cache-dir?) (see --help)"]);
+  assert.deepEqual(a.stderr, [
+    "error: unknown flag --cache-dri (did you mean --cache-dir?) (see --help)",
+  ]);
   const b = await task(["demo", "--only", "nosuchstage"]);
   assert.equal(b.code, 2);
   assert.match(b.stderr.join("\n"), /^error: --only: unknown stage "nosuchstage"/);

@@ -86,14 +86,26 @@ Deno.test("readConfigFile() reports invalid YAML and a non-mapping top level in 
   assert.match(await errorOf(readConfigFile(bad, spec.options)), /cfg\.yaml: not valid YAML: /);
   const list = await yamlFile("- a\n- b\n");
   assert.match(await errorOf(readConfigFile(list, spec.options)), /expected a mapping/);
-  assert.match(await errorOf(readConfigFile("/nonexistent.yaml", spec.options)), /no such config file/);
+  assert.match(
+    await errorOf(readConfigFile("/nonexistent.yaml", spec.options)),
+    /no such config file/,
+  );
 });
 
 Deno.test("parseCommand() refuses unknown and mistyped flags", async () => {
-  assert.equal(await errorOf(parseCommand(spec, ["--max-page", "3"])), "unknown flag --max-page (did you mean --max-pages?) (see --help)");
-  assert.equal(await errorOf(parseCommand(spec, ["--max-pages", "0"])), '--max-pages: expected an integer ≥ 1, got "0"');
+  assert.equal(
+    await errorOf(parseCommand(spec, ["--max-page", "3"])),
+    "unknown flag --max-page (did you mean --max-pages?) (see --help)",
+  );
+  assert.equal(
+    await errorOf(parseCommand(spec, ["--max-pages", "0"])),
+    '--max-pages: expected an integer ≥ 1, got "0"',
+  );
   assert.equal(await errorOf(parseCommand(spec, ["--ratio"])), "--ratio: expected a value");
-  assert.equal(await errorOf(parseCommand(spec, ["--steps", "x"])), "--steps: set it in the --config file, not as a flag");
+  assert.equal(
+    await errorOf(parseCommand(spec, ["--steps", "x"])),
+    "--steps: set it in the --config file, not as a flag",
+  );
 });
 
 Deno.test("parseCommand() reports --help and --quiet and helpText() lists every option with its default", async () => {
@@ -101,7 +113,16 @@ Deno.test("parseCommand() reports --help and --quiet and helpText() lists every 
   assert.equal(parsed.help, true);
   assert.equal(parsed.quiet, true);
   const text = helpText(spec);
-  for (const flag of ["--max-pages <integer>", "--ratio <number>", "--mode <string>", "--config", "--quiet", "--help"]) {
+  for (
+    const flag of [
+      "--max-pages <integer>",
+      "--ratio <number>",
+      "--mode <string>",
+      "--config",
+      "--quiet",
+      "--help",
+    ]
+  ) {
     assert.ok(text.includes(flag), `help lacks ${flag}`);
   }
   assert.ok(text.includes("(default: 10)"));
@@ -109,7 +130,11 @@ Deno.test("parseCommand() reports --help and --quiet and helpText() lists every 
 });
 
 Deno.test("parseCommand() requires required options", async () => {
-  const req = { name: "x", summary: "", options: { repo: { type: "string", required: true, description: "" } } } as const;
+  const req = {
+    name: "x",
+    summary: "",
+    options: { repo: { type: "string", required: true, description: "" } },
+  } as const;
   assert.match(await errorOf(parseCommand(req, [])), /missing option repo/);
   assert.equal((await parseCommand(req, ["--repo", "a/b"])).options.repo, "a/b");
 });

@@ -9,7 +9,15 @@ function fakeClock() {
 Deno.test("Progress in plain mode prints a line every interval with rate and ETA", () => {
   const out: string[] = [];
   const clock = fakeClock();
-  const p = new Progress({ label: "docs", total: 100, unit: "docs", mode: "plain", plainInterval: 5, write: (t) => void out.push(t), now: clock.now });
+  const p = new Progress({
+    label: "docs",
+    total: 100,
+    unit: "docs",
+    mode: "plain",
+    plainInterval: 5,
+    write: (t) => void out.push(t),
+    now: clock.now,
+  });
   for (let i = 0; i < 50; i++) {
     clock.advance(200);
     p.tick();
@@ -17,19 +25,28 @@ Deno.test("Progress in plain mode prints a line every interval with rate and ETA
   p.done();
   assert.equal(out.length, 3); // at the first tick, 5 s later, and done
   assert.ok(out.every((l) => l.endsWith("\n") && !l.includes("\r")));
-  assert.match(out[1], /^docs  \[#+\.+\] 26\.0%  26 docs\/100 docs  5 docs\/s  ETA 14\.8s\n$/);
+  assert.equal(
+    out[1],
+    "docs  [######..................] 26.0%  26 docs/100 docs  5 docs/s  ETA 14.8s\n",
+  );
   assert.match(out[2], /50\.0%/);
 });
 
 Deno.test("Progress in tty mode redraws one line and quiet mode prints nothing", () => {
   const out: string[] = [];
   const clock = fakeClock();
-  const p = new Progress({ label: "x", unit: "bytes", mode: "tty", write: (t) => void out.push(t), now: clock.now });
+  const p = new Progress({
+    label: "x",
+    unit: "bytes",
+    mode: "tty",
+    write: (t) => void out.push(t),
+    now: clock.now,
+  });
   clock.advance(1000);
   p.tick(2_500_000);
   p.done();
   assert.ok(out[0].startsWith("\r\x1b[2K"));
-  assert.match(out[0], /2\.5 MB  2\.5 MB\/s/);
+  assert.match(out[0], /2\.5 MB {2}2\.5 MB\/s/);
   assert.ok(out.at(-1)!.endsWith("\n"));
   const quiet: string[] = [];
   const q = new Progress({ label: "x", mode: "quiet", write: (t) => void quiet.push(t) });

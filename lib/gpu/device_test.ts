@@ -2,17 +2,26 @@ import assert from "node:assert/strict";
 import { NO_GPU_FIX, requestGpu } from "./device.ts";
 import { gpuTest } from "./testing.ts";
 
-gpuTest("requestGpu() asks for the adapter's own limits and the optional features it has", async () => {
-  const gpu = await requestGpu();
-  assert.equal(gpu.limits.maxStorageBufferBindingSize, gpu.adapter.limits.maxStorageBufferBindingSize);
-  assert.equal(gpu.limits.maxComputeWorkgroupStorageSize, gpu.adapter.limits.maxComputeWorkgroupStorageSize);
-  for (const f of ["shader-f16", "timestamp-query"] as GPUFeatureName[]) {
-    assert.equal(gpu.features.has(f), gpu.adapter.features.has(f));
-    assert.equal(gpu.device.features.has(f), gpu.adapter.features.has(f));
-  }
-  assert.ok(gpu.description.length > 0);
-  assert.equal(await requestGpu(), gpu, "the device is shared");
-});
+gpuTest(
+  "requestGpu() asks for the adapter's own limits and the optional features it has",
+  async () => {
+    const gpu = await requestGpu();
+    assert.equal(
+      gpu.limits.maxStorageBufferBindingSize,
+      gpu.adapter.limits.maxStorageBufferBindingSize,
+    );
+    assert.equal(
+      gpu.limits.maxComputeWorkgroupStorageSize,
+      gpu.adapter.limits.maxComputeWorkgroupStorageSize,
+    );
+    for (const f of ["shader-f16", "timestamp-query"] as GPUFeatureName[]) {
+      assert.equal(gpu.features.has(f), gpu.adapter.features.has(f));
+      assert.equal(gpu.device.features.has(f), gpu.adapter.features.has(f));
+    }
+    assert.ok(gpu.description.length > 0);
+    assert.equal(await requestGpu(), gpu, "the device is shared");
+  },
+);
 
 Deno.test("the no-adapter error names the fix in one line", () => {
   assert.ok(!NO_GPU_FIX.includes("\n"));
@@ -31,7 +40,9 @@ Deno.test("a process with no WebGPU adapter fails with the one-line fix", async 
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const stderr = new TextDecoder().decode(out.stderr).trim().split("\n").filter((l) => !/XDG_RUNTIME_DIR/.test(l));
+  const stderr = new TextDecoder().decode(out.stderr).trim().split("\n").filter((l) =>
+    !/XDG_RUNTIME_DIR/.test(l)
+  );
   assert.equal(out.code, 2, stderr.join("\n"));
   assert.deepEqual(stderr, [`error: ${NO_GPU_FIX}`]);
 });

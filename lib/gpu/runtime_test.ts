@@ -41,15 +41,18 @@ gpuTest("GpuRuntime.buffer() reuses released buffers of the same bucket", async 
   rt.release(b);
 });
 
-gpuTest("GpuRuntime.dispatch() refuses bindings beyond the device limit before running", async () => {
-  const rt = await getRuntime();
-  const pipe = rt.pipeline("saxpy", SAXPY);
-  const small = rt.buffer(16);
-  const fake = { buffer: small, offset: 0, size: rt.maxBinding + 4 };
-  assert.throws(() => rt.dispatch(pipe, [fake, small, small], [1]), GpuUsageError);
-  assert.throws(() => rt.dispatch(pipe, [small, small, small], [1e9]), GpuUsageError);
-  rt.release(small);
-});
+gpuTest(
+  "GpuRuntime.dispatch() refuses bindings beyond the device limit before running",
+  async () => {
+    const rt = await getRuntime();
+    const pipe = rt.pipeline("saxpy", SAXPY);
+    const small = rt.buffer(16);
+    const fake = { buffer: small, offset: 0, size: rt.maxBinding + 4 };
+    assert.throws(() => rt.dispatch(pipe, [fake, small, small], [1]), GpuUsageError);
+    assert.throws(() => rt.dispatch(pipe, [small, small, small], [1e9]), GpuUsageError);
+    rt.release(small);
+  },
+);
 
 gpuTest("GpuRuntime.time() measures GPU work", async () => {
   const rt = await getRuntime();

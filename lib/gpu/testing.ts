@@ -26,7 +26,9 @@ const IN_CI = (() => {
 
 const reason = await gpuUnavailableReason();
 if (reason && !IN_CI) {
-  console.warn(`\n!!! GPU tests SKIPPED: ${reason}\n!!! (under CI=true they run and fail instead)\n`);
+  console.warn(
+    `\n!!! GPU tests SKIPPED: ${reason}\n!!! (under CI=true they run and fail instead)\n`,
+  );
 }
 
 /** Registers a GPU test (see the module doc for when it runs). */

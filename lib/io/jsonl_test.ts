@@ -56,7 +56,13 @@ Deno.test("readDocs() reports wrong field types and passes bad lines to onBadLin
   const path = `${await Deno.makeTempDir()}/mixed.jsonl`;
   await Deno.writeTextFile(
     path,
-    ['{"id":"1","text":"ok"}', '{"id":"2","text":5}', "[1,2]", '{"id":"3","text":"t","meta":[]}', '{"id":"4","text":"ok"}']
+    [
+      '{"id":"1","text":"ok"}',
+      '{"id":"2","text":5}',
+      "[1,2]",
+      '{"id":"3","text":"t","meta":[]}',
+      '{"id":"4","text":"ok"}',
+    ]
       .join("\n"),
   );
   const bad: BadLine[] = [];
@@ -71,10 +77,19 @@ Deno.test("readDocs() reports wrong field types and passes bad lines to onBadLin
 
 Deno.test("readLines() refuses truncated gzip with a one-line error", async () => {
   const dir = await Deno.makeTempDir();
-  await writeDocs(`${dir}/ok.jsonl.gz`, Array.from({ length: 200 }, (_, i) => ({ id: `${i}`, text: `문서 ${i} `.repeat(50), meta: {} })));
+  await writeDocs(
+    `${dir}/ok.jsonl.gz`,
+    Array.from(
+      { length: 200 },
+      (_, i) => ({ id: `${i}`, text: `문서 ${i} `.repeat(50), meta: {} }),
+    ),
+  );
   const bytes = await Deno.readFile(`${dir}/ok.jsonl.gz`);
   await Deno.writeFile(`${dir}/cut.jsonl.gz`, bytes.subarray(0, bytes.length >> 1));
-  await assert.rejects(collect(readLines(`${dir}/cut.jsonl.gz`)), /cut\.jsonl\.gz: corrupt or truncated gzip/);
+  await assert.rejects(
+    collect(readLines(`${dir}/cut.jsonl.gz`)),
+    /cut\.jsonl\.gz: corrupt or truncated gzip/,
+  );
 });
 
 Deno.test("JsonlWriter.abort() leaves nothing at the target", async () => {

@@ -4,7 +4,13 @@ import { gitCommit, JIKJI_VERSION } from "./version.ts";
 
 Deno.test("createRun() writes config, manifest, logs and metrics into runs/<task>-<timestamp>", async () => {
   const runsDir = await Deno.makeTempDir();
-  const run = await createRun({ task: "unit", config: { lr: 0.1 }, seed: 42, runsDir, echo: false });
+  const run = await createRun({
+    task: "unit",
+    config: { lr: 0.1 },
+    seed: 42,
+    runsDir,
+    echo: false,
+  });
   assert.match(run.dir, new RegExp(`^${runsDir}/unit-\\d{8}T\\d{6}Z$`));
   run.log("hello", { n: 1 });
   run.metric({ step: 1, loss: 2.5 });
