@@ -49,3 +49,35 @@ export function assertClose(
     throw new Error(`${what}: ${bad.join("; ")}; largest |diff| ${worst} at ${worstAt}`);
   }
 }
+
+/**
+ * Checks an analytic gradient against central finite differences of `f` at `x` (float64, so
+ * eps = 1e-6 leaves ~1e-9 relative error): |grad - fd| ≤ 1e-6 + 1e-5·|fd| at every index.
+ */
+export function assertFiniteDiff(
+  what: string,
+  f: (x: Float64Array) => number,
+  x: ArrayLike<number>,
+  grad: ArrayLike<number>,
+  eps = 1e-6,
+): void {
+  const xx = Float64Array.from(x);
+  const fd = new Float64Array(xx.length);
+  for (let i = 0; i < xx.length; i++) {
+    const v = xx[i];
+    xx[i] = v + eps;
+    const fp = f(xx);
+    xx[i] = v - eps;
+    const fm = f(xx);
+    xx[i] = v;
+    fd[i] = (fp - fm) / (2 * eps);
+  }
+  assertClose(`${what} vs finite differences`, grad, fd, { atol: 1e-6, rtol: 1e-5 });
+}
+
+/** Σ r_i·y_i: the scalar loss whose gradient w.r.t. y is r. */
+export function dot(r: ArrayLike<number>, y: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < y.length; i++) s += r[i] * y[i];
+  return s;
+}
