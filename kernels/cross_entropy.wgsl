@@ -1,6 +1,6 @@
 // cross_entropy.wgsl — softmax cross-entropy over one chunk of rows, with optional z-loss, f32.
-// Layout: logits (R, V) row-major, overwritten by dloss/dlogits when GRAD; targets (R) i32 (< 0 =
-// ignored row: loss 0, gradient 0); loss (R) f32 per row.
+// Layout: logits (R, V) row-major for rows row0..row0+R, overwritten by dloss/dlogits when GRAD;
+// targets (N) i32 (< 0 = ignored row: loss 0, gradient 0); loss (N) f32 per row.
 // loss = lse - logit[target] + z * lse^2 with lse = log(sum exp(logits)) (max-subtracted, f32).
 // dlogits = scale * (softmax - onehot(target) + 2 z lse softmax).
 // One workgroup of 256 per row; V may be 200k+ (the caller chunks rows, lib/ops/loss.ts).
@@ -9,10 +9,14 @@
 override GRAD: bool = true;
 
 struct Params {
-  rows: u32,
+  rows: u32, // rows in this chunk
   v: u32,
   z: f32,
   scale: f32,
+  row0: u32, // first row of the chunk in targets and loss
+  _a: u32,
+  _b: u32,
+  _c: u32,
 }
 
 @group(0) @binding(0) var<storage, read_write> logits: array<f32>;
@@ -42,13 +46,13 @@ fn main(
   if (row >= p.rows) {
     return;
   }
-  let t = targets[r];
+  let t = targets[p.row0 + r];
   let lse = m + log(s);
   if (li == 0u) {
     if (t < 0) {
-      loss[r] = 0.0;
+      loss[p.row0 + r] = 0.0;
     } else {
-      loss[r] = lse - logits[base + u32(t)] + p.z * lse * lse;
+      loss[p.row0 + r] = lse - logits[base + u32(t)] + p.z * lse * lse;
     }
   }
   if (GRAD) {
