@@ -1,6 +1,6 @@
 // gemm_common.wgsl — bindings and parameters shared by the GEMM kernels (included).
 // C[b] = alpha * s * (op(A[b]) · op(B[b])) + beta * C[b], with op(A) of shape (M, K), op(B) (K, N),
-// C row-major (M, N). Element (m, k) of op(A) in batch b sits at a_off + b*a_bs + m*a_rs + k*a_cs
+// C row-major (M, N) with row stride c_rs. Element (m, k) of op(A) in batch b sits at a_off + b*a_bs + m*a_rs + k*a_cs
 // (in elements), so plain, transposed and broadcast (a_bs = 0) operands are all strides; likewise B
 // with (k, n). s = scales[sa_idx] * scales[sb_idx] (the inverse FP8 scales; 1 otherwise).
 // Accumulation is f32. beta == 0 never reads C.
@@ -25,7 +25,7 @@ struct GemmParams {
   sb_idx: u32,
   alpha: f32,
   beta: f32,
-  _p0: u32,
+  c_rs: u32, // row stride of C
   _p1: u32,
 }
 
@@ -44,7 +44,7 @@ fn load_b(idx: u32) -> f32 {
 }
 
 fn store_c(b: u32, m: u32, n: u32, acc: f32, s: f32) {
-  let i = p.c_off + b * p.c_bs + m * p.n + n;
+  let i = p.c_off + b * p.c_bs + m * p.c_rs + n;
   var v = p.alpha * s * acc;
   if (p.beta != 0.0) {
     v += p.beta * C[i];

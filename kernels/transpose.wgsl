@@ -10,7 +10,7 @@ struct Params {
   rows: u32,
   cols: u32,
   total: u32, // batch * rows * cols elements
-  _p: u32,
+  src_off: u32, // element offset of the matrix in src (word aligned for packed kinds)
 }
 
 @group(0) @binding(0) var<storage, read> src: array<u32>;
@@ -44,7 +44,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
       let rem = o % rc;
       let c = rem / p.rows;
       let r = rem % p.rows;
-      word |= read_code(b * rc + r * p.cols + c) << (e * (32u / pw));
+      word |= read_code(p.src_off + b * rc + r * p.cols + c) << (e * (32u / pw));
     }
   }
   dst[w] = word;

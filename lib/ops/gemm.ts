@@ -19,7 +19,7 @@
  * @module
  */
 
-import { type GpuRuntime, GpuUsageError, grid1d } from "../gpu/runtime.ts";
+import { type Binding, type GpuRuntime, GpuUsageError, grid1d } from "../gpu/runtime.ts";
 import { type DType, empty, expectTensor, PER_WORD, type Tensor } from "../gpu/tensor.ts";
 import { TM, TN4, WGX, WGY } from "../../tools/gen_gemm.ts";
 import type { GpuScalar } from "./cast.ts";
@@ -39,6 +39,8 @@ export interface MatmulOptions {
   scaleInvB?: GpuScalar;
   /** Which kernel: "v2" tiled (default) or "v1" naive. */
   kernel?: "v1" | "v2";
+  /** Largest binding in bytes (default: the device's); smaller values force splitting (tests). */
+  bindingLimit?: number;
 }
 
 const KIND: Partial<Record<DType, number>> = { f32: 0, f16: 1, bf16: 2, e4m3: 3, e5m2: 4 };
@@ -113,6 +115,27 @@ export function matmul(rt: GpuRuntime, a: Tensor, b: Tensor, opts: MatmulOptions
   const sa = opts.scaleInvA?.index ?? 0;
   const sb = opts.scaleInvB?.index ?? 0;
   const fast = (opts.kernel ?? "v2") === "v2" && k % 4 === 0 && n % 4 === 0;
+  const constants = { A_KIND: KIND[a.dtype]!, B_KIND: KIND[b.dtype]! };
+  const limit = Math.min(opts.bindingLimit ?? rt.maxBinding, rt.maxBinding);
+  const alpha = opts.alpha ?? 1;
+  if (a.bytes > limit || b.bytes > limit || c.bytes > limit) {
+    if (!fast || nb !== 1) {
+      throw new GpuUsageError(
+        `matmul: A ${a}, B ${b} or C exceeds one binding (${limit} bytes); splitting needs batch 1 ` +
+          `and K, N multiples of 4`,
+      );
+    }
+    _matmulSplit(rt, a, b, c, { m, n, k, transA: !!opts.transA, transB: !!opts.transB }, {
+      alpha,
+      beta,
+      sa,
+      sb,
+      scalesBuf,
+      constants,
+      limit,
+    });
+    return c;
+  }
   const temps: Tensor[] = [];
   let A = a, B = b;
   let transA = !!opts.transA, transB = !!opts.transB;
@@ -129,29 +152,27 @@ export function matmul(rt: GpuRuntime, a: Tensor, b: Tensor, opts: MatmulOptions
   // strides in elements of op(A) (m, k) and op(B) (k, n)
   const [aRs, aCs] = transA ? [1, m] : [k, 1];
   const [bRs, bCs] = transB ? [1, k] : [n, 1];
-  const params = new Uint32Array(20);
-  params.set([
+  const params = _gemmParams({
     m,
     n,
     k,
-    nb,
-    0,
-    broadcastA ? 0 : m * k,
+    batch: nb,
+    aOff: 0,
+    aBs: broadcastA ? 0 : m * k,
     aRs,
     aCs,
-    0,
-    broadcastB ? 0 : k * n,
+    bOff: 0,
+    bBs: broadcastB ? 0 : k * n,
     bRs,
     bCs,
-    0,
-    m * n,
+    cOff: 0,
+    cBs: m * n,
     sa,
     sb,
-  ]);
-  const f = new Float32Array(params.buffer);
-  f[16] = opts.alpha ?? 1;
-  f[17] = beta;
-  const constants = { A_KIND: KIND[a.dtype]!, B_KIND: KIND[b.dtype]! };
+    cRs: n,
+    alpha,
+    beta,
+  });
   const binds = [A.buffer, B.buffer, c.buffer, rt.uniform(params), scalesBuf];
   if (fast) {
     const grid: [number, number, number] = [
@@ -167,6 +188,188 @@ export function matmul(rt: GpuRuntime, a: Tensor, b: Tensor, opts: MatmulOptions
   // safe to reuse at once: later dispatches run after this one, and rt.write() flushes first
   for (const t of temps) rt.release(t.buffer);
   return c;
+}
+
+interface _GemmParams {
+  m: number;
+  n: number;
+  k: number;
+  batch: number;
+  aOff: number;
+  aBs: number;
+  aRs: number;
+  aCs: number;
+  bOff: number;
+  bBs: number;
+  bRs: number;
+  bCs: number;
+  cOff: number;
+  cBs: number;
+  sa: number;
+  sb: number;
+  cRs: number;
+  alpha: number;
+  beta: number;
+}
+
+function _gemmParams(p: _GemmParams): Uint32Array {
+  const u = new Uint32Array(20);
+  u.set([
+    p.m,
+    p.n,
+    p.k,
+    p.batch,
+    p.aOff,
+    p.aBs,
+    p.aRs,
+    p.aCs,
+    p.bOff,
+    p.bBs,
+    p.bRs,
+    p.bCs,
+    p.cOff,
+    p.cBs,
+    p.sa,
+    p.sb,
+  ]);
+  new Float32Array(u.buffer).set([p.alpha, p.beta], 16);
+  u[18] = p.cRs;
+  return u;
+}
+
+/** Bytes per element of a storage type. */
+function _eb(t: Tensor): number {
+  return 4 / PER_WORD[t.dtype];
+}
+
+/** A byte-range binding of elements [start, start+count) of `t`, and the element offset in it. */
+function _view(
+  rt: GpuRuntime,
+  t: Tensor,
+  start: number,
+  count: number,
+  limit: number,
+): { bind: Binding; off: number } {
+  const eb = _eb(t);
+  const align = Math.max(256, rt.device.limits.minStorageBufferOffsetAlignment);
+  const byteStart = start * eb;
+  const offset = Math.floor(byteStart / align) * align;
+  const end = Math.min(Math.ceil(((start + count) * eb) / 16) * 16, t.buffer.size);
+  const size = end - offset;
+  if (size > limit) {
+    throw new GpuUsageError(`matmul: a block of ${t} needs ${size} bytes, above ${limit}`);
+  }
+  return { bind: { buffer: t.buffer, offset, size }, off: (byteStart - offset) / eb };
+}
+
+function _floorTo(x: number, q: number): number {
+  return Math.floor(x / q) * q;
+}
+
+/**
+ * The register-tiled GEMM over blocks whose operands each fit one binding: n-blocks of a
+ * transposed B (rows of the stored matrix, transposed into a scratch), k-blocks otherwise
+ * (accumulating with beta = 1 after the first), m-blocks of A and C.
+ */
+function _matmulSplit(
+  rt: GpuRuntime,
+  a: Tensor,
+  b: Tensor,
+  c: Tensor,
+  d: { m: number; n: number; k: number; transA: boolean; transB: boolean },
+  e: {
+    alpha: number;
+    beta: number;
+    sa: number;
+    sb: number;
+    scalesBuf: GPUBuffer;
+    constants: Record<string, number>;
+    limit: number;
+  },
+): void {
+  const { m, n, k, transA, transB } = d;
+  const room = e.limit - 512; // slack for alignment of a view's start
+  const ebA = _eb(a), ebB = _eb(b);
+  const nB = transB ? Math.min(n, _floorTo(room / (k * ebB), 4)) : n;
+  let kB = transB ? k : Math.min(k, _floorTo(room / (n * ebB), 4));
+  if (transA) kB = Math.min(kB, _floorTo(room / (m * ebA), 4));
+  const aRow = transA ? kB * ebA : k * ebA;
+  const mB = Math.min(m, Math.floor(room / Math.max(aRow, n * 4)));
+  if (nB < 4 || kB < 4 || mB < 1 || (transB && kB < k)) {
+    throw new GpuUsageError(
+      `matmul: cannot split A ${a}${transA ? "ᵀ" : ""} · B ${b}${
+        transB ? "ᵀ" : ""
+      } into blocks of ${e.limit} bytes`,
+    );
+  }
+  const gemm = rt.kernel("gemm", "main", e.constants);
+  for (let n0 = 0; n0 < n; n0 += nB) {
+    const nb = Math.min(nB, n - n0);
+    let bT: Tensor | undefined;
+    if (transB) bT = _transposeRows(rt, b, n0, nb, k, e.limit); // (k, nb)
+    for (let k0 = 0; k0 < k; k0 += kB) {
+      const kb = Math.min(kB, k - k0);
+      let aT: Tensor | undefined;
+      if (transA) aT = _transposeRows(rt, a, k0, kb, m, e.limit); // (m, kb)
+      const bv = bT ? _view(rt, bT, 0, k * nb, e.limit) : _view(rt, b, k0 * n, kb * n, e.limit);
+      for (let m0 = 0; m0 < m; m0 += mB) {
+        const mb = Math.min(mB, m - m0);
+        const av = aT
+          ? _view(rt, aT, m0 * kb, mb * kb, e.limit)
+          : _view(rt, a, m0 * k + k0, (mb - 1) * k + kb, e.limit);
+        const cv = _view(rt, c, m0 * n + n0, (mb - 1) * n + nb, e.limit);
+        const params = _gemmParams({
+          m: mb,
+          n: nb,
+          k: kb,
+          batch: 1,
+          aOff: av.off,
+          aBs: 0,
+          aRs: aT ? kb : k,
+          aCs: 1,
+          bOff: bv.off,
+          bBs: 0,
+          bRs: bT ? nb : n,
+          bCs: 1,
+          cOff: cv.off,
+          cBs: 0,
+          sa: e.sa,
+          sb: e.sb,
+          cRs: n,
+          alpha: e.alpha,
+          beta: k0 === 0 ? e.beta : 1,
+        });
+        rt.dispatch(gemm, [av.bind, bv.bind, cv.bind, rt.uniform(params), e.scalesBuf], [
+          Math.ceil(nb / (4 * TN4 * WGX)),
+          Math.ceil(mb / (TM * WGY)),
+          1,
+        ]);
+      }
+      if (aT) rt.release(aT.buffer);
+    }
+    if (bT) rt.release(bT.buffer);
+  }
+}
+
+/** Rows [r0, r0+count) of a stored (R, cols) matrix, transposed into a new (cols, count) tensor. */
+function _transposeRows(
+  rt: GpuRuntime,
+  t: Tensor,
+  r0: number,
+  count: number,
+  cols: number,
+  limit: number,
+): Tensor {
+  const src = _view(rt, t, r0 * cols, count * cols, limit);
+  const out = empty(rt, [cols, count], t.dtype);
+  const kind = KIND[t.dtype]!;
+  const p = rt.uniform(new Uint32Array([count, cols, count * cols, src.off]));
+  rt.dispatch(
+    rt.kernel("transpose", "main", { KIND: kind }),
+    [src.bind, out.buffer, p],
+    grid1d(Math.ceil((count * cols) / PER_WORD[t.dtype]), 256),
+  );
+  return out;
 }
 
 /**
@@ -185,7 +388,7 @@ export function transpose(rt: GpuRuntime, x: Tensor, out?: Tensor): Tensor {
   const y = out ?? empty(rt, shape, x.dtype);
   expectTensor("transpose out", y, x.dtype, shape);
   const kind = x.dtype === "u32" || x.dtype === "i32" ? 0 : KIND[x.dtype]!;
-  const p = rt.uniform(new Uint32Array([rows, cols, x.size, 0]));
+  const p = rt.uniform(new Uint32Array([rows, cols, x.size, 0])); // src_off 0
   rt.dispatch(
     rt.kernel("transpose", "main", { KIND: kind }),
     [x.buffer, y.buffer, p],

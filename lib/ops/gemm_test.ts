@@ -114,3 +114,37 @@ Deno.test("kernels/gemm.wgsl is what tools/gen_gemm.ts generates", async () => {
   const file = await Deno.readTextFile(new URL("../../kernels/gemm.wgsl", import.meta.url));
   assert.equal(file, gemmWgsl());
 });
+
+gpuTest("matmul() splits operands larger than one binding into blocks", async () => {
+  const rt = await getRuntime();
+  const [m, n, k] = [150, 72, 40];
+  for (const [transA, transB] of [[false, false], [false, true], [true, false]]) {
+    const a = randn(m * k, 21), b = randn(k * n, 22), c0 = randn(m * n, 23);
+    const dims = { m, n, k, transA, transB };
+    const out = fromArray(rt, c0, [m, n]);
+    const before = rt.dispatchCount;
+    matmul(
+      rt,
+      fromArray(rt, a, transA ? [k, m] : [m, k]),
+      fromArray(rt, b, transB ? [n, k] : [k, n]),
+      {
+        transA,
+        transB,
+        out,
+        beta: 0.5,
+        bindingLimit: 8192, // A is 24000 bytes, C 43200: several blocks each way
+      },
+    );
+    assert.ok(rt.dispatchCount - before > 4, "split into several dispatches");
+    const want = matmulRef(a, b, dims, 1, 0.5, c0);
+    assertClose(`split ${transA} ${transB}`, await toF32(rt, out), want, {
+      atol: 1e-5,
+      rtol: 1e-5,
+    });
+  }
+  const a = fromArray(rt, randn(m * k, 1), [k, m]), b = fromArray(rt, randn(k * n, 2), [n, k]);
+  assert.throws(
+    () => matmul(rt, a, b, { transA: true, transB: true, bindingLimit: 8192 }),
+    /cannot split/,
+  );
+});

@@ -50,13 +50,14 @@ export function crossEntropy(
   const rows = Math.max(1, Math.min(n, opts.chunkRows ?? Math.floor(budget / (4 * v))));
   const loss = empty(rt, [n]);
   const dh = grad ? empty(rt, [n, c]) : undefined;
-  const wT = transpose(rt, w); // (C, V), once for all chunks
+  // (C, V) once for all chunks when it fits one binding; else each chunk's GEMM splits W itself
+  const wT = w.bytes <= rt.maxBinding ? transpose(rt, w) : undefined;
   const pipe = rt.kernel("cross_entropy", "main", { GRAD: grad ? 1 : 0 });
   for (let r0 = 0; r0 < n; r0 += rows) {
     const r = Math.min(rows, n - r0);
     const hc = empty(rt, [r, c]);
     rt.copy(h.buffer, hc.buffer, r * c * 4, r0 * c * 4, 0);
-    const logits = matmul(rt, hc, wT);
+    const logits = wT ? matmul(rt, hc, wT) : matmul(rt, hc, w, { transB: true });
     const p = new Uint32Array(8);
     p.set([r, v]);
     new Float32Array(p.buffer).set([opts.zLoss ?? 0, opts.gradScale ?? 1], 2);
