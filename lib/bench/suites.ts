@@ -7,6 +7,7 @@
 import type { BenchSuite } from "./harness.ts";
 import { ioBench } from "./io_bench.ts";
 import { gemmBench } from "./gemm_bench.ts";
+import { attentionBench } from "./attention_bench.ts";
 
 /** The suites `deno task bench` knows. */
-export const BENCH_SUITES: BenchSuite[] = [ioBench, gemmBench];
+export const BENCH_SUITES: BenchSuite[] = [ioBench, gemmBench, attentionBench];
