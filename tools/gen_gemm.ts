@@ -13,9 +13,10 @@ export const TM = 16;
 export const TN4 = 2;
 /** Workgroup shape. */
 export const WGX = 8, WGY = 4;
+const TILE = { TM, TN4, WGX, WGY };
 
-/** The WGSL text of kernels/gemm.wgsl. */
-export function gemmWgsl(): string {
+/** The WGSL text of kernels/gemm.wgsl (other tile shapes only for tuning experiments). */
+export function gemmWgsl(TM = TILE.TM, TN4 = TILE.TN4, WGX = TILE.WGX, WGY = TILE.WGY): string {
   const L: string[] = [];
   const push = (s: string) => L.push(s);
   push(
