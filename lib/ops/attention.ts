@@ -1,5 +1,6 @@
 /**
- * Causal grouped-query self-attention on the GPU, flash style (kernels/attention.wgsl): BF16 (or
+ * Causal grouped-query self-attention on the GPU, flash style (kernels/attention.wgsl v2, with
+ * kernels/attention_v1.wgsl as the scalar reference and fallback for D % 8 ≠ 0): BF16 (or
  * f32) q, k, v and output, f32 softmax statistics, the T×T matrix never stored; optional
  * per-token document ids so packed sequences do not attend across documents; and an ablation
  * switch that runs the products through FP8. Reference: lib/ops/ref/attention.ts.
@@ -22,6 +23,8 @@ export interface AttentionOptions {
    * q, k, v) and the probabilities through E4M3 (Thunder-LLM's unstable FP8 attention).
    */
   fp8Scales?: GPUBuffer;
+  /** "v2" (default when D is a multiple of 8; vec4 loads) or "v1" (scalar, the GPU reference). */
+  kernel?: "v1" | "v2";
 }
 
 const KIND = { f32: 0, bf16: 2 } as const;
@@ -56,9 +59,11 @@ function _setup(
     KIND: KIND[q.dtype as "f32" | "bf16"],
     HAS_DOC: opts.doc ? 1 : 0,
     FP8: opts.fp8Scales ? 1 : 0,
+    HD: d,
   };
   const dummy = rt.buffer(16);
-  return { params: rt.uniform(p), constants, dummy };
+  const v2 = (opts.kernel ?? "v2") === "v2" && d % 8 === 0;
+  return { params: rt.uniform(p), constants, dummy, name: v2 ? "attention" : "attention_v1" };
 }
 
 /** Forward: returns o (like q) and lse (B, NH, T) f32 for the backward. */
@@ -71,12 +76,12 @@ export function attention(
 ): { o: Tensor; lse: Tensor } {
   const dims = _check(q, k, v, opts);
   const { b, t, nh } = dims;
-  const { params, constants, dummy } = _setup(rt, q, dims, opts);
+  const { params, constants, dummy, name } = _setup(rt, q, dims, opts);
   const o = empty(rt, q.shape, q.dtype);
   const lse = empty(rt, [b, nh, t]);
   const binds = [q.buffer, k.buffer, v.buffer, o.buffer, lse.buffer, params];
   binds.push(opts.doc?.buffer ?? dummy, opts.fp8Scales ?? dummy);
-  rt.dispatch(rt.kernel("attention", "forward", constants), binds, [Math.ceil(t / 64), nh, b]);
+  rt.dispatch(rt.kernel(name, "forward", constants), binds, [Math.ceil(t / 64), nh, b]);
   rt.release(dummy);
   return { o, lse };
 }
@@ -97,14 +102,14 @@ export function attentionBackward(
   expectTensor("attentionBackward o", o, q.dtype, q.shape);
   expectTensor("attentionBackward dout", dout, q.dtype, q.shape);
   expectTensor("attentionBackward lse", lse, "f32", [b, nh, t]);
-  const { params, constants, dummy } = _setup(rt, q, dims, opts);
+  const { params, constants, dummy, name } = _setup(rt, q, dims, opts);
   const drow = empty(rt, [b, nh, t]);
   const dq = empty(rt, q.shape), dk = empty(rt, k.shape), dv = empty(rt, v.shape);
   const base = [q.buffer, k.buffer, v.buffer, undefined, lse.buffer, params]; // o: unused
   const side = [opts.doc?.buffer ?? dummy, opts.fp8Scales ?? dummy, dout.buffer, drow.buffer];
   const grid: [number, number, number] = [Math.ceil(t / 64), nh, b];
   // entry points use different subsets; leave unused bindings undefined
-  rt.dispatch(rt.kernel("attention", "bwd_pre", constants), [
+  rt.dispatch(rt.kernel(name, "bwd_pre", constants), [
     undefined,
     undefined,
     undefined,
@@ -116,9 +121,9 @@ export function attentionBackward(
     dout.buffer,
     drow.buffer,
   ], grid);
-  rt.dispatch(rt.kernel("attention", "bwd_dq", constants), [...base, ...side, dq.buffer], grid);
+  rt.dispatch(rt.kernel(name, "bwd_dq", constants), [...base, ...side, dq.buffer], grid);
   rt.dispatch(
-    rt.kernel("attention", "bwd_dkv", constants),
+    rt.kernel(name, "bwd_dkv", constants),
     [...base, ...side, dk.buffer, dv.buffer],
     [Math.ceil(t / 64), nkv, b],
   );

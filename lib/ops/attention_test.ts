@@ -57,6 +57,14 @@ for (const withDoc of [false, true]) {
       assertClose("dq", await toF32(rt, back.dq), g.dq, { atol: 1e-5, rtol: 1e-4 });
       assertClose("dk", await toF32(rt, back.dk), g.dk, { atol: 1e-5, rtol: 1e-4 });
       assertClose("dv", await toF32(rt, back.dv), g.dv, { atol: 1e-5, rtol: 1e-4 });
+      const tdo = fromArray(rt, dout, [d.b, d.t, d.nh, d.d], "bf16");
+      const back1 = attentionBackward(rt, tq, tk, tv, o, lse, tdo, { ...opts, kernel: "v1" });
+      for (const name of ["dq", "dk", "dv"] as const) {
+        assertClose(`${name} v1`, await toF32(rt, back1[name]), g[name], {
+          atol: 1e-5,
+          rtol: 1e-4,
+        });
+      }
     },
   );
 }
