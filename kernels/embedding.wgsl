@@ -4,12 +4,18 @@
 //   the caller sorts tokens by id on the CPU into CSR form (uniq (U) ids, start (U+1) offsets into
 //   order (N) token indices); one workgroup per unique id sums its rows in a fixed order, so the
 //   result is deterministic.
+// Tables larger than one binding are bound in row blocks [v0, v0 + vb) (the caller dispatches once
+// per block; gather skips ids outside the block, scatter_add gets only the block's ids).
 
 struct Params {
   n: u32, // tokens (gather) or unique ids (scatter_add)
   c: u32,
-  v: u32,
-  _p: u32,
+  v: u32, // rows of the whole table
+  v0: u32, // first row of the bound block
+  vb: u32, // rows in the bound block
+  _a: u32,
+  _b: u32,
+  _c: u32,
 }
 
 @group(0) @binding(0) var<storage, read> src: array<f32>; // table (gather) or dout (scatter_add)
@@ -28,7 +34,10 @@ fn gather(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups
   let n = i / p.c;
   let c = i % p.c;
   let id = min(ids[n], p.v - 1u);
-  dst[i] = src[id * p.c + c];
+  if (id < p.v0 || id >= p.v0 + p.vb) {
+    return;
+  }
+  dst[i] = src[(id - p.v0) * p.c + c];
 }
 
 @compute @workgroup_size(256)
@@ -41,7 +50,7 @@ fn scatter_add(
   if (u >= p.n) {
     return;
   }
-  let v = ids[u];
+  let v = ids[u] - p.v0;
   for (var c = li; c < p.c; c += 256u) {
     var s = dst[v * p.c + c];
     for (var j = start[u]; j < start[u + 1u]; j++) {

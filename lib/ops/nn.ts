@@ -8,7 +8,7 @@
  * @module
  */
 
-import { type GpuRuntime, GpuUsageError, grid1d } from "../gpu/runtime.ts";
+import { type Binding, type GpuRuntime, GpuUsageError, grid1d } from "../gpu/runtime.ts";
 import { empty, expectTensor, fromArray, type Tensor } from "../gpu/tensor.ts";
 import { ropeInvFreq, type RopeScaling, ropeTable } from "./ref/nn.ts";
 
@@ -144,60 +144,95 @@ export function swigluBackward(
   return { dg, du };
 }
 
-/** Embedding gather: table (V, C), ids (N) u32 → (N, C). Ids ≥ V are clamped to V-1. */
-export function embedding(rt: GpuRuntime, table: Tensor, ids: Tensor): Tensor {
+/** Rows per block so that a block of a (V, C) f32 table fits one binding (all rows when it fits). */
+function _tableBlock(rt: GpuRuntime, v: number, c: number, bindingLimit?: number): number {
+  const limit = Math.min(bindingLimit ?? rt.maxBinding, rt.maxBinding);
+  if (v * c * 4 <= limit) return v;
+  const rows = Math.floor(limit / (c * 4) / 64) * 64; // 64 rows keep block starts 256-byte aligned
+  if (rows < 64) throw new GpuUsageError(`embedding: a row of ${c} floats is too wide to bind`);
+  return rows;
+}
+
+function _tableView(t: Tensor, v0: number, vb: number, c: number): Binding {
+  return { buffer: t.buffer, offset: v0 * c * 4, size: vb * c * 4 };
+}
+
+/**
+ * Embedding gather: table (V, C), ids (N) u32 → (N, C). Ids ≥ V are clamped to V-1. Tables larger
+ * than one binding are read in row blocks (`bindingLimit` forces that in tests).
+ */
+export function embedding(
+  rt: GpuRuntime,
+  table: Tensor,
+  ids: Tensor,
+  opts: { bindingLimit?: number } = {},
+): Tensor {
   expectTensor("embedding table", table, "f32", [undefined, undefined]);
   expectTensor("embedding ids", ids, ["u32", "i32"], [undefined]);
   const [v, c] = table.shape;
   const n = ids.shape[0];
   const out = empty(rt, [n, c]);
-  const p = rt.uniform(new Uint32Array([n, c, v, 0]));
-  rt.dispatch(
-    rt.kernel("embedding", "gather"),
-    [table.buffer, out.buffer, ids.buffer, p],
-    grid1d(n * c, 256),
-  );
+  const vb = _tableBlock(rt, v, c, opts.bindingLimit);
+  for (let v0 = 0; v0 < v; v0 += vb) {
+    const rows = Math.min(vb, v - v0);
+    const p = rt.uniform(new Uint32Array([n, c, v, v0, rows, 0, 0, 0]));
+    rt.dispatch(
+      rt.kernel("embedding", "gather"),
+      [_tableView(table, v0, rows, c), out.buffer, ids.buffer, p],
+      grid1d(n * c, 256),
+    );
+  }
   return out;
 }
 
 /**
  * Embedding backward: adds dout (N, C) rows into dtable (V, C) by token id, deterministically
- * (tokens grouped by id on the CPU from `ids`, the same ids the forward used).
+ * (tokens grouped by id on the CPU from `ids`, the same ids the forward used); tables larger than
+ * one binding are updated in row blocks.
  */
 export function embeddingBackward(
   rt: GpuRuntime,
   dout: Tensor,
   ids: ArrayLike<number>,
   dtable: Tensor,
+  opts: { bindingLimit?: number } = {},
 ): void {
   expectTensor("embeddingBackward dtable", dtable, "f32", [undefined, undefined]);
   const [v, c] = dtable.shape;
   expectTensor("embeddingBackward dout", dout, "f32", [ids.length, c]);
-  const order = Array.from({ length: ids.length }, (_, i) => i);
   for (const id of Array.from(ids)) {
     if (!(id >= 0 && id < v)) {
       throw new GpuUsageError(`embeddingBackward: id ${id} outside 0…${v - 1}`);
     }
   }
+  const order = Array.from({ length: ids.length }, (_, i) => i);
   order.sort((a, b) => ids[a] - ids[b] || a - b);
-  const uniq: number[] = [], start: number[] = [];
-  order.forEach((t, j) => {
-    if (j === 0 || ids[t] !== ids[order[j - 1]]) {
-      uniq.push(ids[t]);
-      start.push(j);
+  const vb = _tableBlock(rt, v, c, opts.bindingLimit);
+  const bo = rt.upload(Uint32Array.from(order.length ? order : [0]));
+  let j = 0;
+  for (let v0 = 0; v0 < v && j < order.length; v0 += vb) {
+    const rows = Math.min(vb, v - v0);
+    const uniq: number[] = [], start: number[] = [];
+    while (j < order.length && ids[order[j]] < v0 + rows) {
+      if (uniq.length === 0 || ids[order[j]] !== uniq[uniq.length - 1]) {
+        uniq.push(ids[order[j]]);
+        start.push(j);
+      }
+      j++;
     }
-  });
-  start.push(order.length);
-  if (uniq.length === 0) return;
-  const bu = rt.upload(Uint32Array.from(uniq)), bs = rt.upload(Uint32Array.from(start));
-  const bo = rt.upload(Uint32Array.from(order));
-  const p = rt.uniform(new Uint32Array([uniq.length, c, v, 0]));
-  rt.dispatch(
-    rt.kernel("embedding", "scatter_add"),
-    [dout.buffer, dtable.buffer, bu, p, bs, bo],
-    grid1d(uniq.length, 1),
-  );
-  for (const b of [bu, bs, bo]) rt.release(b);
+    if (uniq.length === 0) continue;
+    start.push(j);
+    const bu = rt.upload(Uint32Array.from(uniq)), bs = rt.upload(Uint32Array.from(start));
+    const p = rt.uniform(new Uint32Array([uniq.length, c, v, v0, rows, 0, 0, 0]));
+    rt.dispatch(
+      rt.kernel("embedding", "scatter_add"),
+      [dout.buffer, _tableView(dtable, v0, rows, c), bu, p, bs, bo],
+      grid1d(uniq.length, 1),
+    );
+    rt.release(bu);
+    rt.release(bs);
+  }
+  rt.release(bo);
 }
 
 function _params(rt: GpuRuntime, u: number[], f: number[], u2: number[]): GPUBuffer {

@@ -119,5 +119,20 @@ gpuTest("embedding() gathers rows and embeddingBackward() scatter-adds them by i
   const want = embeddingBackwardRef(dout, ids, v, c).map((x) => 2 * x);
   assertClose("dtable", await toF32(rt, dt), want, { atol: 1e-6, rtol: 1e-6 });
   assert.throws(() => embeddingBackward(rt, out, [99, 0, 0, 0, 0, 0], dt), /outside/);
+  // a table larger than one binding is handled in 64-row blocks
+  const [bv, bc] = [200, 4]; // 3200 bytes; limit 1024 → blocks of 64 rows
+  const big = randn(bv * bc, 15), bigIds = [199, 0, 64, 130, 64, 5];
+  const tb = fromArray(rt, big, [bv, bc]);
+  const bout = embedding(rt, tb, fromArray(rt, bigIds, [bigIds.length], "u32"), {
+    bindingLimit: 1024,
+  });
+  assert.deepEqual(await toF32(rt, bout), Float32Array.from(embeddingRef(big, bigIds, bc)));
+  const bdt = zeros(rt, [bv, bc]);
+  const bdo = randn(bigIds.length * bc, 16);
+  embeddingBackward(rt, fromArray(rt, bdo, [bigIds.length, bc]), bigIds, bdt, {
+    bindingLimit: 1024,
+  });
+  const bwant = embeddingBackwardRef(bdo, bigIds, bv, bc);
+  assertClose("blocked dtable", await toF32(rt, bdt), bwant, { atol: 1e-6, rtol: 1e-6 });
   free(rt, t, out, dt);
 });
