@@ -48,6 +48,8 @@ export class GpuRuntime {
   #pool = new Map<number, GPUBuffer[]>();
   #encoder?: GPUCommandEncoder;
   #pendingPasses = 0;
+  #transient = new Set<GPUBuffer>(); // uniforms from uniform() not yet destroyed
+  #usedUniforms = new Set<GPUBuffer>(); // transient uniforms bound since the last flush
   /** Dispatches recorded since the runtime was created. */
   dispatchCount = 0;
 
@@ -162,14 +164,24 @@ export class GpuRuntime {
     this.device.queue.writeBuffer(buffer, offset, padded);
   }
 
-  /** A small uniform buffer holding `data` (std140-style: caller lays it out). */
-  uniform(data: ArrayBufferView): GPUBuffer {
+  /**
+   * A small uniform buffer holding `data` (std140-style: caller lays it out). It is transient: it
+   * is destroyed once the work of the first {@linkcode flush} after it was bound is submitted, so
+   * bind it in dispatches recorded before the next flush (or pass `{ keep: true }` to own it).
+   */
+  uniform(data: ArrayBufferView, opts: { keep?: boolean } = {}): GPUBuffer {
     const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
     const buf = this.device.createBuffer({ size, usage: UNIFORM_USAGE, label: "uniform" });
     const bytes = new Uint8Array(size);
     bytes.set(new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength));
     this.device.queue.writeBuffer(buf, 0, bytes);
+    if (!opts.keep) this.#transient.add(buf);
     return buf;
+  }
+
+  /** Transient uniforms not yet destroyed (a leak check for tests). */
+  get liveUniforms(): number {
+    return this.#transient.size;
   }
 
   /**
@@ -201,6 +213,7 @@ export class GpuRuntime {
           `${pipeline.label}: binding ${i} is ${size} bytes, above the device's limit ${this.maxBinding}; split the tensor`,
         );
       }
+      if (isUniform && this.#transient.has(r.buffer)) this.#usedUniforms.add(r.buffer);
       entries.push({ binding: i, resource: r });
     });
     const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
@@ -226,6 +239,12 @@ export class GpuRuntime {
     this.device.queue.submit([this.#encoder.finish()]);
     this.#encoder = undefined;
     this.#pendingPasses = 0;
+    // submitted work keeps what it uses alive; nothing recorded later may bind these
+    for (const u of this.#usedUniforms) {
+      u.destroy();
+      this.#transient.delete(u);
+    }
+    this.#usedUniforms.clear();
   }
 
   /** Waits until the GPU has finished all submitted work. */

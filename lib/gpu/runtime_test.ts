@@ -65,3 +65,21 @@ gpuTest("GpuRuntime.time() measures GPU work", async () => {
   assert.ok(t.ms >= 0 && Number.isFinite(t.ms), `time ${t.ms}`);
   assert.equal(t.source, rt.has("timestamp-query") ? "timestamp" : "wall");
 });
+
+Deno.test("GpuRuntime.uniform() buffers are destroyed after the flush that submits their work", async () => {
+  const rt = await getRuntime();
+  const before = rt.liveUniforms;
+  const n = 256;
+  const bx = rt.upload(new Float32Array(n).fill(1));
+  const by = rt.upload(new Float32Array(n));
+  const pipe = rt.pipeline("saxpy", SAXPY);
+  for (let i = 0; i < 50; i++) {
+    rt.dispatch(pipe, [bx, by, rt.uniform(new Float32Array([1, n, 0, 0]))], [n / 64]);
+  }
+  assert.equal(rt.liveUniforms, before + 50);
+  const y = await rt.readF32(by, n);
+  assert.equal(y[0], 50);
+  assert.equal(rt.liveUniforms, before);
+  rt.release(bx);
+  rt.release(by);
+});
