@@ -233,6 +233,12 @@ export class GpuRuntime {
     this.#encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
   }
 
+  /** Records zeroing `bytes` bytes (a multiple of 4) of `buffer` from `offset`. */
+  clear(buffer: GPUBuffer, offset = 0, bytes = buffer.size - offset): void {
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#encoder.clearBuffer(buffer, offset, Math.ceil(bytes / 4) * 4);
+  }
+
   /** Submits everything recorded so far. */
   flush(): void {
     if (!this.#encoder) return;

@@ -18,6 +18,7 @@
  * | attention, causal GQA, BF16 | `attention` | `attentionBackward` |
  * | LM head + cross-entropy (+ z-loss), chunked | `crossEntropy` (loss and grads) | — |
  * | clipping, AdamW | `clipByGlobalNorm`, `adamw` | — |
+ * | residual add, accumulate, scale, zero, reshape | `add`, `addInto`, `scale`, `zero`, `reshape` | — |
  * | casts | `quantizeFp8`, `dequantizeFp8`, `toBf16`, `fromBf16`, `transpose` | — |
  *
  * @module
@@ -52,3 +53,4 @@ export { LLAMA31_ROPE_SCALING, type RopeScaling } from "./ref/nn.ts";
 export { attention, attentionBackward, type AttentionOptions } from "./attention.ts";
 export { crossEntropy, type CrossEntropyOptions } from "./loss.ts";
 export { adamw, type AdamWConfig, clipByGlobalNorm } from "./optim.ts";
+export { add, addInto, reshape, scale, zero } from "./elementwise.ts";
