@@ -13,10 +13,10 @@ export function matmulRef(
   alpha = 1,
   beta = 0,
   c?: ArrayLike<number>,
-): Float32Array {
+): Float64Array {
   const { m, n, k, transA, transB } = dims;
   const batch = dims.batch ?? 1;
-  const out = new Float32Array(batch * m * n);
+  const out = new Float64Array(batch * m * n);
   const aStride = a.length === m * k ? 0 : m * k;
   const bStride = b.length === k * n ? 0 : k * n;
   for (let t = 0; t < batch; t++) {
