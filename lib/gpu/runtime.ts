@@ -50,6 +50,7 @@ export class GpuRuntime {
   #pendingPasses = 0;
   #transient = new Set<GPUBuffer>(); // uniforms from uniform() not yet destroyed
   #usedUniforms = new Set<GPUBuffer>(); // transient uniforms bound since the last flush
+  #spentUniforms = new WeakSet<GPUBuffer>(); // transient uniforms already destroyed
   /** Dispatches recorded since the runtime was created. */
   dispatchCount = 0;
 
@@ -213,6 +214,12 @@ export class GpuRuntime {
           `${pipeline.label}: binding ${i} is ${size} bytes, above the device's limit ${this.maxBinding}; split the tensor`,
         );
       }
+      if (isUniform && this.#spentUniforms.has(r.buffer)) {
+        throw new GpuUsageError(
+          `${pipeline.label}: binding ${i} is a uniform from uniform() whose flush has passed; ` +
+            `make a new one per dispatch or create it with { keep: true }`,
+        );
+      }
       if (isUniform && this.#transient.has(r.buffer)) this.#usedUniforms.add(r.buffer);
       entries.push({ binding: i, resource: r });
     });
@@ -249,6 +256,7 @@ export class GpuRuntime {
     for (const u of this.#usedUniforms) {
       u.destroy();
       this.#transient.delete(u);
+      this.#spentUniforms.add(u);
     }
     this.#usedUniforms.clear();
   }

@@ -80,6 +80,16 @@ Deno.test("GpuRuntime.uniform() buffers are destroyed after the flush that submi
   const y = await rt.readF32(by, n);
   assert.equal(y[0], 50);
   assert.equal(rt.liveUniforms, before);
+  const u = rt.uniform(new Float32Array([1, n, 0, 0]));
+  rt.dispatch(pipe, [bx, by, u], [n / 64]);
+  await rt.sync();
+  assert.throws(() => rt.dispatch(pipe, [bx, by, u], [n / 64]), /keep: true/);
+  const kept = rt.uniform(new Float32Array([1, n, 0, 0]), { keep: true });
+  rt.dispatch(pipe, [bx, by, kept], [n / 64]);
+  await rt.sync();
+  rt.dispatch(pipe, [bx, by, kept], [n / 64]);
+  assert.equal((await rt.readF32(by, 1))[0], 53);
+  kept.destroy();
   rt.release(bx);
   rt.release(by);
 });
