@@ -23,8 +23,8 @@ struct Params {
   nkv: u32,
   d: u32,
   scale: f32,
-  _a: u32,
-  _b: u32,
+  fp8_base: u32, // scale of q at fp8s[fp8_base], k at + fp8_stride, v at + 2 * fp8_stride
+  fp8_stride: u32,
 }
 
 @group(0) @binding(0) var<storage, read> q: array<vec4<u32>>;
@@ -54,7 +54,7 @@ fn fp8v(x: vec4<f32>, which: u32) -> vec4<f32> {
   if (!FP8) {
     return x;
   }
-  let s = fp8s[which];
+  let s = fp8s[p.fp8_base + which * p.fp8_stride];
   var r: vec4<f32>;
   for (var i = 0u; i < 4u; i++) {
     r[i] = fp8_to_f32(fp8_from_f32_bits(bitcast<u32>(x[i] * s), 0u), 0u) / s;

@@ -11,7 +11,7 @@
 // deterministic): bwd_pre drow_i = do_i . o_i; bwd_dq one invocation per query row; bwd_dkv one
 // invocation per key row, looping over the query heads of its group and the queries i >= j.
 // FP8 (ablation only, Thunder-LLM's unstable setting): q, k, v are rounded through E4M3 with the
-// per-tensor scales fp8s[0..2] (value = fp8(x * s) / s) and the probabilities through E4M3 with
+// per-tensor scales in fp8s (value = fp8(x * s) / s; see Params) and the probabilities through E4M3 with
 // scale 448 (p <= 1) before the P.V product; gradients are straight-through.
 // Grid: (ceil(T/64), NH or NKV, B); workgroup 64.
 // @include numeric
@@ -30,8 +30,8 @@ struct Params {
   nkv: u32,
   d: u32,
   scale: f32, // 1 / sqrt(D)
-  _a: u32,
-  _b: u32,
+  fp8_base: u32, // scale of q at fp8s[fp8_base], k at + fp8_stride, v at + 2 * fp8_stride
+  fp8_stride: u32,
 }
 
 @group(0) @binding(0) var<storage, read> q: array<u32>;
@@ -64,17 +64,17 @@ fn fp8_round(x: f32, s: f32) -> f32 {
 
 fn ld_q(i: u32) -> f32 {
   let x = dec(q[widx(i)], i);
-  return select(x, fp8_round(x, fp8s[0]), FP8);
+  return select(x, fp8_round(x, fp8s[p.fp8_base]), FP8);
 }
 
 fn ld_k(i: u32) -> f32 {
   let x = dec(k[widx(i)], i);
-  return select(x, fp8_round(x, fp8s[1]), FP8);
+  return select(x, fp8_round(x, fp8s[p.fp8_base + p.fp8_stride]), FP8);
 }
 
 fn ld_v(i: u32) -> f32 {
   let x = dec(v[widx(i)], i);
-  return select(x, fp8_round(x, fp8s[2]), FP8);
+  return select(x, fp8_round(x, fp8s[p.fp8_base + 2u * p.fp8_stride]), FP8);
 }
 
 fn ld_o(i: u32) -> f32 {

@@ -19,10 +19,13 @@ export interface AttentionOptions {
   /** Document id per token (B, T) u32: no attention across documents. */
   doc?: Tensor;
   /**
-   * Ablation: round q, k, v through E4M3 with these per-tensor scales (a 3-float GPU buffer:
-   * q, k, v) and the probabilities through E4M3 (Thunder-LLM's unstable FP8 attention).
+   * Ablation: round q, k, v through E4M3 with per-tensor scales and the probabilities through
+   * E4M3 (Thunder-LLM's unstable FP8 attention). Either a buffer holding the three scales (q, k, v)
+   * or where they live with a stride — e.g. an `Fp8Scaling` with consecutive slots "q", "k", "v"
+   * (which records their amax when the trainer quantizes the f32 projections):
+   * `{ buffer: fp8.state, base: fp8.slot("q") * 3, stride: 3 }`.
    */
-  fp8Scales?: GPUBuffer;
+  fp8Scales?: GPUBuffer | { buffer: GPUBuffer; base: number; stride: number };
   /** "v2" (default when D is a multiple of 8; vec4 loads) or "v1" (scalar, the GPU reference). */
   kernel?: "v1" | "v2";
 }
@@ -45,6 +48,11 @@ function _check(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions) {
   return { b, t, nh, nkv, d };
 }
 
+function _fp8Buffer(opts: AttentionOptions): GPUBuffer | undefined {
+  const f = opts.fp8Scales;
+  return f === undefined || f instanceof GPUBuffer ? f : f.buffer;
+}
+
 function _setup(
   rt: GpuRuntime,
   q: Tensor,
@@ -55,6 +63,9 @@ function _setup(
   const p = new Uint32Array(8);
   p.set([b, t, nh, nkv, d]);
   new Float32Array(p.buffer)[5] = 1 / Math.sqrt(d);
+  const f = opts.fp8Scales;
+  if (f && !(f instanceof GPUBuffer)) p.set([f.base, f.stride], 6);
+  else p.set([0, 1], 6);
   const constants = {
     KIND: KIND[q.dtype as "f32" | "bf16"],
     HAS_DOC: opts.doc ? 1 : 0,
@@ -80,7 +91,7 @@ export function attention(
   const o = empty(rt, q.shape, q.dtype);
   const lse = empty(rt, [b, nh, t]);
   const binds = [q.buffer, k.buffer, v.buffer, o.buffer, lse.buffer, params];
-  binds.push(opts.doc?.buffer ?? dummy, opts.fp8Scales ?? dummy);
+  binds.push(opts.doc?.buffer ?? dummy, _fp8Buffer(opts) ?? dummy);
   rt.dispatch(rt.kernel(name, "forward", constants), binds, [Math.ceil(t / 64), nh, b]);
   rt.release(dummy);
   return { o, lse };
@@ -106,7 +117,7 @@ export function attentionBackward(
   const drow = empty(rt, [b, nh, t]);
   const dq = empty(rt, q.shape), dk = empty(rt, k.shape), dv = empty(rt, v.shape);
   const base = [q.buffer, k.buffer, v.buffer, undefined, lse.buffer, params]; // o: unused
-  const side = [opts.doc?.buffer ?? dummy, opts.fp8Scales ?? dummy, dout.buffer, drow.buffer];
+  const side = [opts.doc?.buffer ?? dummy, _fp8Buffer(opts) ?? dummy, dout.buffer, drow.buffer];
   const grid: [number, number, number] = [Math.ceil(t / 64), nh, b];
   // entry points use different subsets; leave unused bindings undefined
   rt.dispatch(rt.kernel(name, "bwd_pre", constants), [

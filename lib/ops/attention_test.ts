@@ -83,6 +83,16 @@ gpuTest("attention() FP8 ablation switch changes the result by FP8-sized errors 
   assert.ok(maxDiff > 1e-4, "FP8 rounding is applied");
   assert.ok(maxDiff < 0.25, `E4M3 error stays bounded (${maxDiff})`);
   assertClose("f32 attention", exact, attentionRef(q, k, v, d).o, { atol: 1e-5, rtol: 1e-5 });
+  // the same scales read from a delayed-scaling state with a stride give the same result
+  const state = rt.upload(new Float32Array([0, 0, 0, 448, 0, 0, 448, 0, 0, 448, 0, 0]));
+  const strided = { buffer: state, base: 3, stride: 3 };
+  const fp8b = await toF32(rt, attention(rt, tq, tk, tv, { fp8Scales: strided }).o);
+  assert.deepEqual(fp8b, fp8);
+  const o1 = await toF32(rt, attention(rt, tq, tk, tv, { fp8Scales: scales, kernel: "v1" }).o);
+  assertClose("FP8 v1 vs v2", o1, fp8, { atol: 1e-5, rtol: 1e-5 });
+  const fw = attention(rt, tq, tk, tv, { fp8Scales: scales });
+  const g = attentionBackward(rt, tq, tk, tv, fw.o, fw.lse, tq, { fp8Scales: scales });
+  assert.ok((await toF32(rt, g.dk)).every(Number.isFinite), "FP8 backward is finite");
 });
 
 gpuTest("attention() rejects bad head layouts before dispatching", async () => {
