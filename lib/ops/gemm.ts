@@ -21,7 +21,7 @@
 
 import { type Binding, type GpuRuntime, GpuUsageError, grid1d } from "../gpu/runtime.ts";
 import { type DType, empty, expectTensor, PER_WORD, type Tensor } from "../gpu/tensor.ts";
-import { TM, TN4, WGX, WGY } from "../../tools/gen_gemm.ts";
+import { TM, TN4, WGX, WGY } from "./gemm_gen.ts";
 import type { GpuScalar } from "./cast.ts";
 
 /** Options of {@linkcode matmul}. */

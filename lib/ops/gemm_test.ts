@@ -6,7 +6,7 @@ import { matmul, transpose } from "./gemm.ts";
 import { matmulRef } from "./ref/gemm.ts";
 import { roundBf16 } from "./ref/cast.ts";
 import { assertClose, randn } from "./testing.ts";
-import { gemmWgsl } from "../../tools/gen_gemm.ts";
+import { gemmWgsl } from "./gemm_gen.ts";
 
 /**
  * f32 accumulation error bound for one dot product of length K: |err| ≤ K·u·Σ|a·b| (u = 2^-24
@@ -110,7 +110,7 @@ gpuTest("matmul() rejects mismatched shapes and dtypes before dispatching", asyn
   assert.equal(rt.dispatchCount, before);
 });
 
-Deno.test("kernels/gemm.wgsl is what tools/gen_gemm.ts generates", async () => {
+Deno.test("kernels/gemm.wgsl is what lib/ops/gemm_gen.ts generates", async () => {
   const file = await Deno.readTextFile(new URL("../../kernels/gemm.wgsl", import.meta.url));
   assert.equal(file, gemmWgsl());
 });
