@@ -47,7 +47,8 @@ export function crossEntropy(
     expectTensor("crossEntropy dwAccum", opts.dwAccum, "f32", [v, c]);
   }
   const budget = Math.min(64 << 20, rt.maxBinding);
-  const rows = Math.max(1, Math.min(n, opts.chunkRows ?? Math.floor(budget / (4 * v))));
+  // one workgroup per row: at most 65535 rows per dispatch
+  const rows = Math.max(1, Math.min(n, 65535, opts.chunkRows ?? Math.floor(budget / (4 * v))));
   const loss = empty(rt, [n]);
   const dh = grad ? empty(rt, [n, c]) : undefined;
   // (C, V) once for all chunks when it fits one binding; else each chunk's GEMM splits W itself

@@ -22,16 +22,22 @@ const ITEMS = 16; // elements per invocation in grad_norm.wgsl `partial`
 
 /**
  * Computes the global L2 norm of `grads` and the clip factor min(1, maxNorm / (norm + 1e-6)) (1 when
- * maxNorm ≤ 0) into a new 2-float GPU buffer (norm, factor). Read it for logging with `readF32`.
+ * maxNorm ≤ 0) into a 2-float GPU buffer (norm, factor): `out` when given (reuse one per run), else
+ * a new pooled buffer the caller gives back with `rt.release`. Read it for logging with `readF32`.
  */
-export function clipByGlobalNorm(rt: GpuRuntime, grads: Tensor[], maxNorm: number): GPUBuffer {
+export function clipByGlobalNorm(
+  rt: GpuRuntime,
+  grads: Tensor[],
+  maxNorm: number,
+  out?: GPUBuffer,
+): GPUBuffer {
   const counts = grads.map((g) => {
     expectTensor("clipByGlobalNorm grad", g, "f32");
     return Math.ceil(g.size / (256 * ITEMS));
   });
   const total = counts.reduce((a, b) => a + b, 0);
   const partials = rt.buffer(Math.max(1, total) * 4);
-  const out = rt.buffer(8);
+  const result = out ?? rt.buffer(8);
   let off = 0;
   grads.forEach((g, i) => {
     const p = new Uint32Array([g.size, off, 0, 0]);
@@ -45,9 +51,11 @@ export function clipByGlobalNorm(rt: GpuRuntime, grads: Tensor[], maxNorm: numbe
   });
   const p = new Uint32Array([total, 0, 0, 0]);
   new Float32Array(p.buffer)[2] = maxNorm;
-  rt.dispatch(rt.kernel("grad_norm", "finalize"), [undefined, partials, rt.uniform(p), out], [1]);
+  rt.dispatch(rt.kernel("grad_norm", "finalize"), [undefined, partials, rt.uniform(p), result], [
+    1,
+  ]);
   rt.release(partials);
-  return out;
+  return result;
 }
 
 const _noClip = new WeakMap<GpuRuntime, GPUBuffer>();

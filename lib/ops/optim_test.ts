@@ -15,11 +15,12 @@ gpuTest("clipByGlobalNorm() and adamw() match the reference over three steps", a
   const refM = sizes.map((n) => new Float64Array(n)), refV = sizes.map((n) => new Float64Array(n));
   const tp = ps.map((p, i) => fromArray(rt, p, [sizes[i]]));
   const tm = sizes.map((n) => zeros(rt, [n])), tv = sizes.map((n) => zeros(rt, [n]));
+  const clipBuf = rt.buffer(8); // reused every step
   for (let step = 1; step <= 3; step++) {
     const gs = sizes.map((n, i) => randn(n, 100 * step + i, -0.1, 0.1));
     const tg = gs.map((g, i) => fromArray(rt, g, [sizes[i]]));
     const maxNorm = step === 2 ? 1e9 : 0.5; // step 2: no clipping
-    const clip = clipByGlobalNorm(rt, tg, maxNorm);
+    const clip = clipByGlobalNorm(rt, tg, maxNorm, clipBuf);
     const [norm, factor] = clipFactorRef(gs, maxNorm);
     // f32 sum of squares over ~21k terms in blocks: 1e-5 relative
     assertClose("norm, factor", await rt.readF32(clip, 2), [norm, factor], { rtol: 1e-5 });
