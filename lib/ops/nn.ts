@@ -9,7 +9,7 @@
  */
 
 import { type Binding, type GpuRuntime, GpuUsageError, grid1d } from "../gpu/runtime.ts";
-import { empty, expectTensor, fromArray, type Tensor } from "../gpu/tensor.ts";
+import { empty, expectTensor, fromArray, Tensor } from "../gpu/tensor.ts";
 import { ropeInvFreq, type RopeScaling, ropeTable } from "./ref/nn.ts";
 
 function rowsGrid(rows: number): [number, number] {
@@ -88,7 +88,8 @@ export function makeRopeTable(
 
 /**
  * Applies RoPE to x (N, H, D) at positions `pos` (N, u32); `inverse` rotates back, which is the
- * backward (dx = rope⁻¹(dy)).
+ * backward (dx = rope⁻¹(dy)). Positions must be below the table's `maxPos` (the kernel clamps; make
+ * the table for the longest sequence — packed documents restart positions, so that is the context).
  */
 export function rope(
   rt: GpuRuntime,
@@ -158,18 +159,33 @@ function _tableView(t: Tensor, v0: number, vb: number, c: number): Binding {
 }
 
 /**
- * Embedding gather: table (V, C), ids (N) u32 → (N, C). Ids ≥ V are clamped to V-1. Tables larger
- * than one binding are read in row blocks (`bindingLimit` forces that in tests).
+ * Embedding gather: table (V, C), ids (N) → (N, C). Ids given as numbers are checked to lie in
+ * 0…V-1 and uploaded; ids already on the GPU (u32 tensor) cannot be checked and are clamped to
+ * V-1. Tables larger than one binding are read in row blocks (`bindingLimit` forces that in tests).
  */
 export function embedding(
   rt: GpuRuntime,
   table: Tensor,
-  ids: Tensor,
+  idsIn: Tensor | ArrayLike<number>,
   opts: { bindingLimit?: number } = {},
 ): Tensor {
   expectTensor("embedding table", table, "f32", [undefined, undefined]);
-  expectTensor("embedding ids", ids, ["u32", "i32"], [undefined]);
   const [v, c] = table.shape;
+  let ids: Tensor;
+  let owned = false;
+  if (idsIn instanceof Tensor) {
+    ids = idsIn;
+    expectTensor("embedding ids", ids, ["u32", "i32"], [undefined]);
+  } else {
+    for (let i = 0; i < idsIn.length; i++) {
+      const id = idsIn[i];
+      if (!(Number.isInteger(id) && id >= 0 && id < v)) {
+        throw new GpuUsageError(`embedding: token id ${id} at ${i} outside 0…${v - 1}`);
+      }
+    }
+    ids = fromArray(rt, idsIn, [idsIn.length], "u32");
+    owned = true;
+  }
   const n = ids.shape[0];
   const out = empty(rt, [n, c]);
   const vb = _tableBlock(rt, v, c, opts.bindingLimit);
@@ -182,6 +198,7 @@ export function embedding(
       grid1d(n * c, 256),
     );
   }
+  if (owned) rt.release(ids.buffer); // later dispatches run after this one
   return out;
 }
 

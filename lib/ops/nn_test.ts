@@ -119,6 +119,8 @@ gpuTest("embedding() gathers rows and embeddingBackward() scatter-adds them by i
   const want = embeddingBackwardRef(dout, ids, v, c).map((x) => 2 * x);
   assertClose("dtable", await toF32(rt, dt), want, { atol: 1e-6, rtol: 1e-6 });
   assert.throws(() => embeddingBackward(rt, out, [99, 0, 0, 0, 0, 0], dt), /outside/);
+  assert.throws(() => embedding(rt, t, [1, 11]), /token id 11 at 1 outside 0…10/);
+  assert.deepEqual(await toF32(rt, embedding(rt, t, ids)), await toF32(rt, out)); // host ids
   // a table larger than one binding is handled in 64-row blocks
   const [bv, bc] = [200, 4]; // 3200 bytes; limit 1024 → blocks of 64 rows
   const big = randn(bv * bc, 15), bigIds = [199, 0, 64, 130, 64, 5];
