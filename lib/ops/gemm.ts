@@ -92,8 +92,8 @@ export function matmulShape(
 
 /**
  * Records `C = alpha · op(A)·op(B) + beta · C` (see the module doc) and returns C. Uses the
- * register-tiled kernel when K and N are multiples of 4 (a transposed operand is first copied by
- * {@linkcode transpose}); otherwise the naive kernel.
+ * register-tiled kernels when K and N are multiples of 4 (gemm.wgsl, or gemm_nt.wgsl for a
+ * transposed B; a transposed A is first copied by {@linkcode transpose}); otherwise the naive one.
  */
 export function matmul(rt: GpuRuntime, a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   const { batch, m, n, k, broadcastA, broadcastB } = matmulShape(a, b, opts);
@@ -138,20 +138,18 @@ export function matmul(rt: GpuRuntime, a: Tensor, b: Tensor, opts: MatmulOptions
   }
   const temps: Tensor[] = [];
   let A = a, B = b;
-  let transA = !!opts.transA, transB = !!opts.transB;
+  let transA = !!opts.transA;
+  const transB = !!opts.transB;
   if (fast && transA) {
     A = transpose(rt, a);
     temps.push(A);
     transA = false;
   }
-  if (fast && transB) {
-    B = transpose(rt, b);
-    temps.push(B);
-    transB = false;
-  }
-  // strides in elements of op(A) (m, k) and op(B) (k, n)
+  // A·Bᵀ runs on gemm_nt.wgsl, which reads B (N, K) as stored (row stride K)
+  const nt = fast && transB;
+  // strides in elements of op(A) (m, k) and op(B) (k, n); for gemm_nt, bRs is B's stored row stride
   const [aRs, aCs] = transA ? [1, m] : [k, 1];
-  const [bRs, bCs] = transB ? [1, k] : [n, 1];
+  const [bRs, bCs] = nt ? [k, 1] : transB ? [1, k] : [n, 1];
   const params = _gemmParams({
     m,
     n,
@@ -180,7 +178,7 @@ export function matmul(rt: GpuRuntime, a: Tensor, b: Tensor, opts: MatmulOptions
       Math.ceil(m / (TM * WGY)),
       nb,
     ];
-    rt.dispatch(rt.kernel("gemm", "main", constants), binds, grid);
+    rt.dispatch(rt.kernel(nt ? "gemm_nt" : "gemm", "main", constants), binds, grid);
   } else {
     const grid: [number, number, number] = [Math.ceil(n / 8), Math.ceil(m / 8), nb];
     rt.dispatch(rt.kernel("gemm_v1", "main", constants), binds, grid);

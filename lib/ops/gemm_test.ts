@@ -110,9 +110,13 @@ gpuTest("matmul() rejects mismatched shapes and dtypes before dispatching", asyn
   assert.equal(rt.dispatchCount, before);
 });
 
-Deno.test("kernels/gemm.wgsl is what lib/ops/gemm_gen.ts generates", async () => {
-  const file = await Deno.readTextFile(new URL("../../kernels/gemm.wgsl", import.meta.url));
-  assert.equal(file, gemmWgsl());
+Deno.test("kernels/gemm.wgsl and gemm_nt.wgsl are what lib/ops/gemm_gen.ts generates", async () => {
+  const read = (f: string) => Deno.readTextFile(new URL(`../../kernels/${f}`, import.meta.url));
+  assert.equal(await read("gemm.wgsl"), gemmWgsl());
+  assert.equal(
+    await read("gemm_nt.wgsl"),
+    gemmWgsl(undefined, undefined, undefined, undefined, true),
+  );
 });
 
 gpuTest("matmul() splits operands larger than one binding into blocks", async () => {
