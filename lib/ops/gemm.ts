@@ -137,7 +137,7 @@ export function matmul(rt: GpuRuntime, a: Tensor, b: Tensor, opts: MatmulOptions
     return c;
   }
   const temps: Tensor[] = [];
-  let A = a, B = b;
+  let A = a;
   let transA = !!opts.transA;
   const transB = !!opts.transB;
   if (fast && transA) {
@@ -171,7 +171,7 @@ export function matmul(rt: GpuRuntime, a: Tensor, b: Tensor, opts: MatmulOptions
     alpha,
     beta,
   });
-  const binds = [A.buffer, B.buffer, c.buffer, rt.uniform(params), scalesBuf];
+  const binds = [A.buffer, b.buffer, c.buffer, rt.uniform(params), scalesBuf];
   if (fast) {
     const grid: [number, number, number] = [
       Math.ceil(n / (4 * TN4 * WGX)),
