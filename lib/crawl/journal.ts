@@ -1,0 +1,108 @@
+/**
+ * The crawl journal: an append-only JSONL file recording, one whole line per event, every URL
+ * added to the frontier, every robots.txt and sitemap fetched, every page's outcome (with its
+ * document and the new links it contributed) and every output shard committed. A line is written
+ * with a single `write` before anything depends on it, so `kill -9` loses at most a torn last line
+ * (skipped on replay); replaying the journal restores the seen-set, the frontier, the robots
+ * cache, the per-host figures and the documents not yet in a committed shard.
+ *
+ * @module
+ */
+
+import type { Doc } from "../io/jsonl.ts";
+import type { RobotsEntry } from "./robots.ts";
+
+/** A URL waiting in the frontier, with its link depth from a seed. */
+export type QueuedUrl = [url: string, depth: number];
+
+/** One journal line. */
+export type JournalEvent =
+  | { k: "add"; urls: QueuedUrl[] }
+  | ({ k: "robots" } & RobotsEntry)
+  | { k: "sitemap"; url: string; outcome: string; urls: QueuedUrl[]; sitemaps: string[] }
+  | PageEvent
+  | { k: "shard"; index: number; docs: number };
+
+/** The outcome of one frontier URL. */
+export interface PageEvent {
+  k: "page";
+  url: string;
+  host: string;
+  /** "doc" (kept), "skipped" (with reason) or "error" (with reason). */
+  result: "doc" | "skipped" | "error";
+  reason?: string;
+  status: number;
+  final_url?: string;
+  /** URLs the redirects went through (all marked seen). */
+  redirects?: string[];
+  bytes: number;
+  requests: number;
+  fetched_at: string;
+  doc?: Doc;
+  /** Links first discovered on this page, with their depth. */
+  links?: QueuedUrl[];
+}
+
+/** Appends journal lines to a file, one `write` per line. */
+export class JournalWriter {
+  readonly path: string;
+  #file: Deno.FsFile;
+  #enc = new TextEncoder();
+
+  private constructor(path: string, file: Deno.FsFile) {
+    this.path = path;
+    this.#file = file;
+  }
+
+  /** Opens `path` for appending (created when missing). */
+  static async open(path: string): Promise<JournalWriter> {
+    const file = await Deno.open(path, { append: true, create: true });
+    return new JournalWriter(path, file);
+  }
+
+  /** Appends one event as a whole line. */
+  append(event: JournalEvent): void {
+    const bytes = this.#enc.encode(JSON.stringify(event) + "\n");
+    let off = 0;
+    while (off < bytes.length) off += this.#file.writeSync(bytes.subarray(off));
+  }
+
+  /** Flushes to disk. */
+  sync(): void {
+    this.#file.syncSync();
+  }
+
+  /** Closes the file. */
+  close(): void {
+    try {
+      this.#file.close();
+    } catch { /* closed */ }
+  }
+}
+
+/** Reads every whole event of a journal; a torn last line (kill mid-write) is dropped, and the
+ * file is cut back to its last whole line so later appends start on a fresh line. */
+export async function readJournal(path: string): Promise<JournalEvent[]> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+  const lastNl = bytes.lastIndexOf(0x0a);
+  if (lastNl + 1 !== bytes.length) await Deno.truncate(path, lastNl + 1);
+  const text = new TextDecoder().decode(bytes.subarray(0, lastNl + 1));
+  const events: JournalEvent[] = [];
+  let lineNo = 0;
+  for (const line of text.split("\n")) {
+    lineNo++;
+    if (line === "") continue;
+    try {
+      events.push(JSON.parse(line));
+    } catch {
+      throw new Error(`${path}:${lineNo}: unreadable journal line (the file was edited?)`);
+    }
+  }
+  return events;
+}
