@@ -1,0 +1,301 @@
+/**
+ * The one small layer between Jikji and WebGPU: it owns the device, buffers (with a size-bucketed
+ * pool for reuse), the pipeline cache, dispatch (recorded into one command encoder until
+ * {@linkcode GpuRuntime.flush}), readback and GPU timing (timestamp queries when the adapter has
+ * them). Models, trainers and filters call this, never raw WebGPU.
+ *
+ * Kernels are `kernels/<name>.wgsl`; each binding `i` of group 0 receives `bindings[i]` of a
+ * dispatch, and `override` constants are set per pipeline.
+ *
+ * @module
+ */
+
+import { type Gpu, type GpuOptions, requestGpu } from "./device.ts";
+
+/** A buffer binding: a whole buffer or a byte range of one. */
+export type Binding = GPUBuffer | { buffer: GPUBuffer; offset?: number; size?: number };
+
+/** Storage usage for data buffers: bindable, copyable both ways. */
+export const STORAGE = 0x80 /* STORAGE */ | 0x04 /* COPY_SRC */ | 0x08 /* COPY_DST */;
+
+const UNIFORM_USAGE = 0x40 /* UNIFORM */ | 0x08 /* COPY_DST */;
+
+/** An error in how the GPU was asked to work (shapes, sizes), raised before anything runs. */
+export class GpuUsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "GpuUsageError";
+  }
+}
+
+let _runtime: Promise<GpuRuntime> | undefined;
+
+/** Returns the shared runtime (creating the device on first use). */
+export function getRuntime(options: GpuOptions = {}): Promise<GpuRuntime> {
+  _runtime ??= requestGpu(options).then((gpu) => new GpuRuntime(gpu)).catch((err) => {
+    _runtime = undefined;
+    throw err;
+  });
+  return _runtime;
+}
+
+/** The GPU runtime. Get it with {@linkcode getRuntime}. */
+export class GpuRuntime {
+  readonly gpu: Gpu;
+  readonly device: GPUDevice;
+  #pipelines = new Map<string, GPUComputePipeline>();
+  #sources = new Map<string, string>();
+  #pool = new Map<number, GPUBuffer[]>();
+  #encoder?: GPUCommandEncoder;
+  #pendingPasses = 0;
+  /** Dispatches recorded since the runtime was created. */
+  dispatchCount = 0;
+
+  constructor(gpu: Gpu) {
+    this.gpu = gpu;
+    this.device = gpu.device;
+  }
+
+  /** True when the adapter supports `feature` and it was enabled. */
+  has(feature: "shader-f16" | "timestamp-query"): boolean {
+    return this.gpu.features.has(feature);
+  }
+
+  /** The largest storage binding, in bytes. */
+  get maxBinding(): number {
+    return this.device.limits.maxStorageBufferBindingSize;
+  }
+
+  /** The WGSL source of `kernels/<name>.wgsl` (cached). */
+  kernelSource(name: string): string {
+    let src = this.#sources.get(name);
+    if (src === undefined) {
+      src = Deno.readTextFileSync(new URL(`../../kernels/${name}.wgsl`, import.meta.url));
+      this.#sources.set(name, src);
+    }
+    return src;
+  }
+
+  /**
+   * The compute pipeline of `kernels/<name>.wgsl` at `entryPoint` with `constants` for its
+   * `override` declarations (cached).
+   */
+  kernel(
+    name: string,
+    entryPoint = "main",
+    constants: Record<string, number> = {},
+  ): GPUComputePipeline {
+    return this.pipeline(`${name}.wgsl`, this.kernelSource(name), entryPoint, constants);
+  }
+
+  /** A compute pipeline from WGSL `code` (cached under `key`, entry point and constants). */
+  pipeline(
+    key: string,
+    code: string,
+    entryPoint = "main",
+    constants: Record<string, number> = {},
+  ): GPUComputePipeline {
+    const id = `${key}#${entryPoint}#${JSON.stringify(constants)}`;
+    let p = this.#pipelines.get(id);
+    if (!p) {
+      const module = this.device.createShaderModule({ code, label: key });
+      p = this.device.createComputePipeline({
+        layout: "auto",
+        compute: { module, entryPoint, constants },
+        label: `${key}:${entryPoint}`,
+      });
+      this.#pipelines.set(id, p);
+    }
+    return p;
+  }
+
+  /**
+   * A storage buffer of at least `bytes` bytes (rounded up to a power-of-two bucket from 256 B and
+   * reused from the pool when one is free). Contents are undefined; give it back with
+   * {@linkcode release}.
+   */
+  buffer(bytes: number, label = "jikji"): GPUBuffer {
+    if (!Number.isFinite(bytes) || bytes < 0) {
+      throw new GpuUsageError(`buffer size ${bytes} is not valid`);
+    }
+    const size = _bucket(Math.max(4, bytes));
+    if (size > this.device.limits.maxBufferSize) {
+      throw new GpuUsageError(
+        `buffer of ${bytes} bytes exceeds the device's maxBufferSize ${this.device.limits.maxBufferSize}`,
+      );
+    }
+    const free = this.#pool.get(size);
+    if (free && free.length > 0) return free.pop()!;
+    return this.device.createBuffer({ size, usage: STORAGE, label });
+  }
+
+  /** Returns a buffer from {@linkcode buffer} or {@linkcode upload} to the pool. */
+  release(buffer: GPUBuffer): void {
+    const list = this.#pool.get(buffer.size) ?? [];
+    list.push(buffer);
+    this.#pool.set(buffer.size, list);
+  }
+
+  /** Frees every pooled buffer. */
+  trimPool(): void {
+    for (const list of this.#pool.values()) for (const b of list) b.destroy();
+    this.#pool.clear();
+  }
+
+  /** A storage buffer holding `data`. */
+  upload(data: ArrayBufferView, label = "jikji"): GPUBuffer {
+    const buf = this.buffer(data.byteLength, label);
+    this.write(buf, data);
+    return buf;
+  }
+
+  /** Writes `data` into `buffer` at `offset` (queued before later dispatches are submitted). */
+  write(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+    const bytes = new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    // writeBuffer needs a multiple of 4 bytes
+    const padded = bytes.byteLength % 4 === 0 ? bytes : _pad4(bytes);
+    this.flush(); // keep queue order: earlier recorded dispatches run before this write
+    this.device.queue.writeBuffer(buffer, offset, padded);
+  }
+
+  /** A small uniform buffer holding `data` (std140-style: caller lays it out). */
+  uniform(data: ArrayBufferView): GPUBuffer {
+    const size = Math.max(16, Math.ceil(data.byteLength / 16) * 16);
+    const buf = this.device.createBuffer({ size, usage: UNIFORM_USAGE, label: "uniform" });
+    const bytes = new Uint8Array(size);
+    bytes.set(new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength));
+    this.device.queue.writeBuffer(buf, 0, bytes);
+    return buf;
+  }
+
+  /**
+   * Records one dispatch of `pipeline` with `bindings` on group 0 (binding i = bindings[i]) over
+   * `workgroups`. Checks sizes against the device's limits first.
+   */
+  dispatch(
+    pipeline: GPUComputePipeline,
+    bindings: Binding[],
+    workgroups: [number, number?, number?],
+  ): void {
+    const maxWg = this.device.limits.maxComputeWorkgroupsPerDimension;
+    const [x, y = 1, z = 1] = workgroups;
+    for (const n of [x, y, z]) {
+      if (!Number.isInteger(n) || n < 0 || n > maxWg) {
+        throw new GpuUsageError(`${pipeline.label}: workgroup count ${n} outside 0…${maxWg}`);
+      }
+    }
+    if (x === 0 || y === 0 || z === 0) return;
+    const entries: GPUBindGroupEntry[] = bindings.map((b, i) => {
+      const r = b instanceof GPUBuffer ? { buffer: b } : b;
+      const size = r.size ?? r.buffer.size - (r.offset ?? 0);
+      const isUniform = (r.buffer.usage & 0x40) !== 0;
+      if (!isUniform && size > this.maxBinding) {
+        throw new GpuUsageError(
+          `${pipeline.label}: binding ${i} is ${size} bytes, above the device's limit ${this.maxBinding}; split the tensor`,
+        );
+      }
+      return { binding: i, resource: r };
+    });
+    const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    this.#encoder ??= this.device.createCommandEncoder();
+    const pass = this.#encoder.beginComputePass();
+    pass.setPipeline(pipeline);
+    pass.setBindGroup(0, group);
+    pass.dispatchWorkgroups(x, y, z);
+    pass.end();
+    this.#pendingPasses++;
+    this.dispatchCount++;
+  }
+
+  /** Records a buffer-to-buffer copy. */
+  copy(src: GPUBuffer, dst: GPUBuffer, bytes: number, srcOffset = 0, dstOffset = 0): void {
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#encoder.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    if (!this.#encoder) return;
+    this.device.queue.submit([this.#encoder.finish()]);
+    this.#encoder = undefined;
+    this.#pendingPasses = 0;
+  }
+
+  /** Waits until the GPU has finished all submitted work. */
+  async sync(): Promise<void> {
+    this.flush();
+    await this.device.queue.onSubmittedWorkDone();
+  }
+
+  /** Reads `bytes` bytes (default: all) of `buffer` back to the CPU. */
+  async read(buffer: GPUBuffer, bytes = buffer.size, offset = 0): Promise<Uint8Array> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({
+      size,
+      usage: 0x01 /* MAP_READ */ | 0x08, /* COPY_DST */
+    });
+    this.#encoder ??= this.device.createCommandEncoder();
+    this.#encoder.copyBufferToBuffer(buffer, offset, staging, 0, size);
+    this.flush();
+    await staging.mapAsync(0x0001 /* READ */);
+    const out = new Uint8Array(staging.getMappedRange().slice(0, bytes));
+    staging.unmap();
+    staging.destroy();
+    return out;
+  }
+
+  /** Reads a buffer as f32 values. */
+  async readF32(buffer: GPUBuffer, count: number, offset = 0): Promise<Float32Array> {
+    const b = await this.read(buffer, count * 4, offset);
+    return new Float32Array(b.buffer, b.byteOffset, count);
+  }
+
+  /** Reads a buffer as u32 values. */
+  async readU32(buffer: GPUBuffer, count: number, offset = 0): Promise<Uint32Array> {
+    const b = await this.read(buffer, count * 4, offset);
+    return new Uint32Array(b.buffer, b.byteOffset, count);
+  }
+
+  /**
+   * Runs `record` (which records dispatches) and returns the GPU time in milliseconds between its
+   * first and last pass, from timestamp queries; falls back to wall time around submit and
+   * completion when the adapter has no `timestamp-query`.
+   */
+  async time(record: () => void): Promise<{ ms: number; source: "timestamp" | "wall" }> {
+    await this.sync();
+    if (!this.has("timestamp-query")) {
+      const t0 = performance.now();
+      record();
+      await this.sync();
+      return { ms: performance.now() - t0, source: "wall" };
+    }
+    const querySet = this.device.createQuerySet({ type: "timestamp", count: 2 });
+    const resolve = this.device.createBuffer({ size: 16, usage: 0x200 /* QUERY_RESOLVE */ | 0x04 });
+    const marker = (index: "beginningOfPassWriteIndex" | "endOfPassWriteIndex", i: number) => {
+      this.#encoder ??= this.device.createCommandEncoder();
+      const pass = this.#encoder.beginComputePass({ timestampWrites: { querySet, [index]: i } });
+      pass.end();
+    };
+    marker("beginningOfPassWriteIndex", 0);
+    record();
+    marker("endOfPassWriteIndex", 1);
+    this.#encoder!.resolveQuerySet(querySet, 0, 2, resolve, 0);
+    const bytes = await this.read(resolve, 16);
+    const ts = new BigUint64Array(bytes.buffer, bytes.byteOffset, 2);
+    querySet.destroy();
+    resolve.destroy();
+    return { ms: Number(ts[1] - ts[0]) / 1e6, source: "timestamp" };
+  }
+}
+
+function _bucket(n: number): number {
+  let size = 256;
+  while (size < n) size *= 2;
+  return size;
+}
+
+function _pad4(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+  out.set(bytes);
+  return out;
+}
