@@ -372,10 +372,11 @@ export async function crawl(config: CrawlConfig, options: CrawlRunOptions): Prom
         fetch: options.fetch,
         check: async (u) => {
           if (u === url) return undefined;
-          if (done.has(u) || seen.has(u)) return "duplicate";
           const why = outOfScope(u, scope);
           if (why) return why;
-          return (await robots.isAllowed(u)) ? undefined : "robots";
+          if (!(await robots.isAllowed(u))) return "robots";
+          // a page queued or fetched on its own is not fetched again through a redirect
+          return done.has(u) || seen.has(u) ? "duplicate" : undefined;
         },
       });
       ev.fetched_at = new Date().toISOString();

@@ -202,7 +202,7 @@ export async function fetchPage(
           return result;
         }
         if (ra !== undefined) {
-          hooks.gate.holdUntil(host, Date.now() + ra);
+          hooks.gate.holdFor(host, ra);
           retryWait = Math.max(ra, retryWait);
         }
         result.outcome = "http_error";

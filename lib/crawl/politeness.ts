@@ -24,7 +24,11 @@ export class HostGate {
   #hosts = new Map<string, HostState>();
   #now: () => number;
 
-  constructor(defaultDelayMs: number, concurrency = 1, now: () => number = Date.now) {
+  constructor(
+    defaultDelayMs: number,
+    concurrency = 1,
+    now: () => number = () => performance.now(),
+  ) {
     this.defaultDelayMs = defaultDelayMs;
     this.concurrency = Math.max(1, concurrency);
     this.#now = now;
@@ -57,10 +61,10 @@ export class HostGate {
     return this.#state(host).delayMs;
   }
 
-  /** Keeps every request to `host` waiting until `time` (ms, same clock as the gate). */
-  holdUntil(host: string, time: number): void {
+  /** Keeps every request to `host` waiting for `ms` from now (a `Retry-After`). */
+  holdFor(host: string, ms: number): void {
     const s = this.#state(host);
-    s.holdUntil = Math.max(s.holdUntil, time);
+    s.holdUntil = Math.max(s.holdUntil, this.#now() + ms);
   }
 
   /** When a request to `host` could start (Infinity while it is at its concurrency limit). */

@@ -118,7 +118,7 @@ export const CRAWL_SPEC = {
     },
     min_text_chars: {
       type: "integer",
-      default: 20,
+      default: 10,
       min: 0,
       description: "pages with less main text (non-space chars) are skipped",
     },

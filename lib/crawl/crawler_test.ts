@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { readDocsFrom } from "../io/jsonl.ts";
+import { crawl } from "./crawler.ts";
+import { readJournal } from "./journal.ts";
+import { defaultCrawlConfig } from "./spec.ts";
+import { CP949_TEXT, minGap, PAGE_TEXT, startTestSite } from "./testing.ts";
+
+const DELAY = 0.05;
+
+Deno.test("crawl() is polite, obeys robots.txt and handles the test site's traps", async () => {
+  const site = await startTestSite();
+  const out = await Deno.makeTempDir();
+  try {
+    const config = defaultCrawlConfig({
+      seeds: [site.origin + "/"],
+      sitemaps: [site.origin + "/sitemap_index.xml"],
+      delay: DELAY,
+      backoff: 0.05,
+      retries: 3,
+      max_bytes: 64 * 1024,
+      blocked_keywords: ["도박"],
+      max_pages: 200,
+      concurrency: 4,
+      gzip: false,
+    });
+    const summary = await crawl(config, { out });
+    const paths = site.log.map((r) => r.path);
+
+    // robots.txt: fetched once; disallowed URLs never requested, also not through a redirect
+    assert.equal(paths.filter((p) => p === "/robots.txt").length, 1);
+    assert.ok(!paths.includes("/private/secret.html"), "disallowed page was requested");
+    assert.ok(!paths.includes("/doc.pdf"), "disallowed pattern /*.pdf$ was requested");
+    assert.ok(paths.includes("/private/open.html"), "Allow rule ignored");
+    // politeness: no two requests to the host closer than the delay (server's own clock)
+    const gap = minGap(site.log);
+    assert.ok(gap >= DELAY * 1000, `requests ${gap.toFixed(1)} ms apart, delay ${DELAY * 1000} ms`);
+    // Retry-After: 1 s between the 429 and the retry
+    const busy = site.log.filter((r) => r.path === "/busy.html");
+    assert.equal(busy.length, 2);
+    assert.ok(busy[1].t - busy[0].t >= 1000, `Retry-After ignored: ${busy[1].t - busy[0].t} ms`);
+    // 500 twice then success: three requests
+    assert.equal(paths.filter((p) => p === "/flaky.html").length, 3);
+    // every URL requested once, apart from the retries
+    const counts = new Map<string, number>();
+    for (const p of paths) counts.set(p, (counts.get(p) ?? 0) + 1);
+    for (const [p, n] of counts) {
+      if (p !== "/flaky.html" && p !== "/busy.html") {
+        assert.equal(n, 1, `${p} requested ${n} times`);
+      }
+    }
+    assert.ok(site.log.every((r) => r.userAgent.startsWith("JikjiBot/")));
+
+    const docs = [];
+    for await (const d of readDocsFrom(summary.shards)) docs.push(d);
+    const byUrl = new Map(docs.map((d) => [d.meta.url as string, d]));
+    for (const [path, text] of Object.entries(PAGE_TEXT)) {
+      const url = path === "/target.html" ? site.origin + "/r1" : site.origin + path;
+      const d = byUrl.get(url);
+      assert.ok(d, `no document for ${path}`);
+      assert.ok(d.text.includes(text), `${path}: ${d.text}`);
+      assert.ok(!d.text.includes("약관") && !d.text.includes("인기 글"), `boilerplate in ${path}`);
+      assert.ok((d.meta.hangul_ratio as number) > 0.9);
+      for (const k of ["final_url", "status", "fetched_at", "title"]) assert.ok(k in d.meta, k);
+    }
+    assert.equal(byUrl.get(site.origin + "/r1")!.meta.final_url, site.origin + "/target.html");
+    for (const p of ["/euckr.html", "/euckr-meta.html"]) {
+      assert.equal(byUrl.get(site.origin + p)?.text, CP949_TEXT, `${p} not decoded`);
+    }
+    assert.equal(new Set(docs.map((d) => d.id)).size, docs.length, "duplicate documents");
+
+    const host = summary.hosts[new URL(site.origin).host];
+    assert.equal(host.skipped["robots"], 2); // /private/secret.html and /doc.pdf
+    assert.equal(host.skipped["redirect_robots"], 1); // /go-private
+    assert.equal(host.skipped["too_large"], 1);
+    assert.equal(host.skipped["login_wall"], 1);
+    assert.equal(host.skipped["restricted:비밀글입니다"], 1);
+    assert.equal(host.skipped["blocked_keyword:도박"], 1);
+    assert.equal(host.skipped["bad_content_type"], 1);
+    assert.equal(host.errors["redirect_loop"], 1);
+    assert.equal(host.errors["http_404"], 2); // /missing.html and /terms
+    assert.equal(host.docs, docs.length);
+  } finally {
+    await site.close();
+    await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("crawl() on a finished folder resumes without requesting anything again", async () => {
+  const site = await startTestSite({ chainPages: 12 });
+  const out = await Deno.makeTempDir();
+  try {
+    const config = defaultCrawlConfig({
+      seeds: [site.origin + "/p/0.html"],
+      delay: 0.01,
+      max_pages: 8,
+      docs_per_shard: 3,
+      max_depth: 20,
+      include: ["/p/\\d+\\.html$"],
+    });
+    const first = await crawl(config, { out });
+    assert.equal(first.pages, 8);
+    const before = site.log.length;
+    // a higher page limit continues where the first crawl stopped
+    const second = await crawl({ ...config, max_pages: 100 }, { out });
+    assert.ok(second.resumed);
+    assert.equal(second.pages, 12);
+    const again = site.log.slice(before).map((r) => r.path);
+    assert.ok(!again.includes("/robots.txt"), "robots.txt refetched despite the journal");
+    assert.equal(again.length, 4, `requests after resume: ${again}`);
+    const docs = [];
+    for await (const d of readDocsFrom(second.shards)) docs.push(d);
+    assert.equal(docs.length, 12);
+    assert.equal(new Set(docs.map((d) => d.meta.url)).size, 12);
+    const events = await readJournal(`${out}/journal.jsonl`);
+    assert.equal(events.filter((e) => e.k === "page").length, 12);
+  } finally {
+    await site.close();
+    await Deno.remove(out, { recursive: true });
+  }
+});
