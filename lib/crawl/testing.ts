@@ -8,13 +8,8 @@
  * @module
  */
 
-/** One request the test site received. */
-export interface LoggedRequest {
-  /** performance.now() at arrival, ms. */
-  t: number;
-  path: string;
-  userAgent: string;
-}
+import type { LoggedRequest } from "./mirror.ts";
+export type { LoggedRequest };
 
 /** A running test site. */
 export interface TestSite {
