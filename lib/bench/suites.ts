@@ -5,7 +5,8 @@
  */
 
 import type { BenchSuite } from "./harness.ts";
+import { crawlBench } from "./crawl_bench.ts";
 import { ioBench } from "./io_bench.ts";
 
 /** The suites `deno task bench` knows. */
-export const BENCH_SUITES: BenchSuite[] = [ioBench];
+export const BENCH_SUITES: BenchSuite[] = [ioBench, crawlBench];
