@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import denoJson from "../deno.json" with { type: "json" };
 import { readDocsFrom } from "../lib/io/jsonl.ts";
 import { readJournal } from "../lib/crawl/journal.ts";
-import { minGap, startTestSite } from "../lib/crawl/testing.ts";
+import { CP949_BYTES, CP949_TEXT, minGap, startTestSite } from "../lib/crawl/testing.ts";
 
 const ROOT = resolve(new URL("..", import.meta.url).pathname);
 const PAGES = 60;
@@ -117,5 +117,55 @@ Deno.test("deno task crawl survives kill -9: no refetch, no loss, no duplicate",
     await site.close();
     await Deno.remove(out, { recursive: true }).catch(() => {});
     await Deno.remove(configPath).catch(() => {});
+  }
+});
+
+async function runTask(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  const o = await new Deno.Command(Deno.execPath(), {
+    args: [...taskCommand(), ...args],
+    cwd: ROOT,
+  })
+    .output();
+  const dec = new TextDecoder();
+  return { code: o.code, out: dec.decode(o.stdout), err: dec.decode(o.stderr) };
+}
+
+Deno.test("deno task crawl --help lists its options; bad input is one line naming the field", async () => {
+  const help = await runTask(["--help"]);
+  assert.equal(help.code, 0);
+  for (const flag of ["--seeds", "--sitemaps", "--delay", "--max-pages", "--warc", "--out"]) {
+    assert.ok(help.out.includes(flag), `--help lacks ${flag}`);
+  }
+  const none = await runTask(["--quiet"]);
+  assert.equal(none.code, 2);
+  assert.match(none.err, /^error: nothing to crawl/);
+  const rel = `data/cache/crawl-test-${crypto.randomUUID().slice(0, 8)}.yaml`;
+  await Deno.writeTextFile(`${ROOT}/${rel}`, "seeds: [http://127.0.0.1:9/]\nmax_page: 3\n");
+  try {
+    const bad = await runTask(["--config", rel]);
+    assert.equal(bad.code, 2);
+    assert.equal(bad.err.trim().split("\n").length, 1, bad.err);
+    assert.match(bad.err, /max_page/);
+    assert.ok(bad.err.includes(rel));
+  } finally {
+    await Deno.remove(`${ROOT}/${rel}`);
+  }
+  const page = `${rel}.html`;
+  const enc = new TextEncoder();
+  await Deno.writeFile(
+    `${ROOT}/${page}`,
+    new Uint8Array([
+      ...enc.encode("<html><body><nav><a href='/'>home</a></nav><p>"),
+      ...CP949_BYTES,
+      ...enc.encode("</p></body></html>"),
+    ]),
+  );
+  try {
+    const extract = await runTask(["extract", page, "--charset", "euc-kr"]);
+    assert.equal(extract.code, 0, extract.err);
+    assert.ok(extract.out.includes(CP949_TEXT), extract.out);
+    assert.ok(!extract.out.includes("home"));
+  } finally {
+    await Deno.remove(`${ROOT}/${page}`);
   }
 });

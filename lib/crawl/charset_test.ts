@@ -1,43 +1,10 @@
 import assert from "node:assert/strict";
 import { charsetOfContentType, charsetOfMeta, decodeBody, encodingFor } from "./charset.ts";
+import { CP949_BYTES, CP949_TEXT } from "./testing.ts";
 
-/** "한국어 웹 페이지입니다. 똠방각하" in CP949, made with `iconv -f utf-8 -t cp949`; 똠 (0x8C 0x63)
- * lies outside KS X 1001 and only decodes with the CP949/UHC extension. */
-export const CP949_SAMPLE = new Uint8Array([
-  199,
-  209,
-  177,
-  185,
-  190,
-  238,
-  32,
-  192,
-  165,
-  32,
-  198,
-  228,
-  192,
-  204,
-  193,
-  246,
-  192,
-  212,
-  180,
-  207,
-  180,
-  217,
-  46,
-  32,
-  140,
-  99,
-  185,
-  230,
-  176,
-  162,
-  199,
-  207,
-]);
-const SAMPLE_TEXT = "한국어 웹 페이지입니다. 똠방각하";
+// CP949 bytes made by `iconv -f utf-8 -t cp949`, with 똠 from outside EUC-KR proper
+const CP949_SAMPLE = CP949_BYTES;
+const SAMPLE_TEXT = CP949_TEXT;
 
 Deno.test("decodeBody() decodes EUC-KR/CP949 named by the header", () => {
   for (const label of ["euc-kr", "EUC-KR", "ks_c_5601-1987", "cp949", "MS949", "x-windows-949"]) {

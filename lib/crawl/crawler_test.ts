@@ -95,6 +95,7 @@ Deno.test("crawl() on a finished folder resumes without requesting anything agai
       max_pages: 8,
       docs_per_shard: 3,
       max_depth: 20,
+      warc: true,
       include: ["/p/\\d+\\.html$"],
     });
     const first = await crawl(config, { out });
@@ -113,6 +114,16 @@ Deno.test("crawl() on a finished folder resumes without requesting anything agai
     assert.equal(new Set(docs.map((d) => d.meta.url)).size, 12);
     const events = await readJournal(`${out}/journal.jsonl`);
     assert.equal(events.filter((e) => e.k === "page").length, 12);
+    // one WARC file per process start, one response record per fetched page
+    const warcs = [];
+    for await (const e of Deno.readDir(`${out}/warc`)) warcs.push(`${out}/warc/${e.name}`);
+    assert.equal(warcs.length, 2);
+    let responses = 0;
+    for (const w of warcs) {
+      const o = await new Deno.Command("gzip", { args: ["-dc", w], stdout: "piped" }).output();
+      responses += new TextDecoder().decode(o.stdout).split("WARC-Type: response").length - 1;
+    }
+    assert.equal(responses, 12);
   } finally {
     await site.close();
     await Deno.remove(out, { recursive: true });
