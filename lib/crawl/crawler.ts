@@ -24,7 +24,7 @@ import {
   readJournal,
 } from "./journal.ts";
 import { HostGate } from "./politeness.ts";
-import { RobotsCache } from "./robots.ts";
+import { RobotsCache, type RobotsRules } from "./robots.ts";
 import { parseSitemap, SITEMAP_MAX_BYTES, sitemapText } from "./sitemap.ts";
 import { normalizeUrl, outOfScope, type UrlScope } from "./url.ts";
 import { WarcWriter } from "./warc.ts";
@@ -224,6 +224,11 @@ export async function crawl(config: CrawlConfig, options: CrawlRunOptions): Prom
     acceptTypes: ["text/html", "application/xhtml+xml"],
   };
   const journal = await JournalWriter.open(journalPath);
+  const applyCrawlDelay = (origin: string, rules: RobotsRules) => {
+    if (rules.crawlDelay === undefined) return;
+    const seconds = Math.min(rules.crawlDelay, config.max_crawl_delay);
+    gate.setDelay(new URL(origin).host, seconds * 1000);
+  };
   const robots = new RobotsCache(config.user_agent, async (url) => {
     const r = await fetchPage(url, {
       ...fetchSettings,
@@ -236,22 +241,15 @@ export async function crawl(config: CrawlConfig, options: CrawlRunOptions): Prom
     if (r.outcome === "ok" || r.outcome === "http_error") return { status: r.status, body: r.body };
     return { status: 0 };
   }, {
-    onEntry: (e) => {
+    onEntry: (e, rules) => {
       journal.append({ k: "robots", ...e });
-      _applyCrawlDelay(e.origin);
+      applyCrawlDelay(e.origin, rules);
     },
   });
-  const _applyCrawlDelay = (origin: string) => {
-    robots.rulesFor(origin).then((r) => {
-      if (r.crawlDelay !== undefined) {
-        gate.setDelay(new URL(origin).host, Math.min(r.crawlDelay, config.max_crawl_delay) * 1000);
-      }
-    });
-  };
   for (const e of robotsEntries) {
     const { k: _k, ...entry } = e;
-    robots.restore(entry);
-    _applyCrawlDelay(entry.origin);
+    const rules = robots.restore(entry);
+    if (rules) applyCrawlDelay(entry.origin, rules);
   }
 
   // ---- the output writer: a shard is committed, then journaled ----

@@ -129,3 +129,25 @@ Deno.test("crawl() on a finished folder resumes without requesting anything agai
     await Deno.remove(out, { recursive: true });
   }
 });
+
+Deno.test("crawl() honours robots.txt Crawl-delay above its own delay", async () => {
+  const site = await startTestSite({ chainPages: 6, crawlDelay: 0.15 });
+  const out = await Deno.makeTempDir();
+  try {
+    const summary = await crawl(
+      defaultCrawlConfig({
+        seeds: [site.origin + "/p/0.html"],
+        include: ["/p/"],
+        delay: 0.01,
+        max_pages: 4,
+      }),
+      { out },
+    );
+    assert.equal(summary.pages, 4);
+    assert.equal(site.log.length, 5); // robots.txt and four pages
+    assert.ok(minGap(site.log) >= 150, `requests ${minGap(site.log)} ms apart`);
+  } finally {
+    await site.close();
+    await Deno.remove(out, { recursive: true });
+  }
+});

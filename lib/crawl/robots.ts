@@ -177,13 +177,13 @@ export class RobotsCache {
   #pending = new Map<string, Promise<RobotsRules>>();
   readonly userAgent: string;
   #fetch: RobotsFetch;
-  #onEntry?: (e: RobotsEntry) => void;
+  #onEntry?: (e: RobotsEntry, rules: RobotsRules) => void;
   #now: () => number;
 
   constructor(
     userAgent: string,
     fetch: RobotsFetch,
-    options: { onEntry?: (e: RobotsEntry) => void; now?: () => number } = {},
+    options: { onEntry?: (e: RobotsEntry, rules: RobotsRules) => void; now?: () => number } = {},
   ) {
     this.userAgent = userAgent;
     this.#fetch = fetch;
@@ -191,10 +191,13 @@ export class RobotsCache {
     this.#now = options.now ?? Date.now;
   }
 
-  /** Adds an entry read back from a journal (kept while younger than 24 h). */
-  restore(entry: RobotsEntry): void {
-    if (this.#now() - entry.fetchedAt >= ROBOTS_TTL_MS) return;
-    this.#entries.set(entry.origin, { entry, rules: rulesFromEntry(entry, this.userAgent) });
+  /** Adds an entry read back from a journal; returns its rules, or undefined when it is older
+   * than 24 h (then it is fetched again when needed). */
+  restore(entry: RobotsEntry): RobotsRules | undefined {
+    if (this.#now() - entry.fetchedAt >= ROBOTS_TTL_MS) return undefined;
+    const rules = rulesFromEntry(entry, this.userAgent);
+    this.#entries.set(entry.origin, { entry, rules });
+    return rules;
   }
 
   /** The rules for `origin`, fetching robots.txt when not cached or older than 24 h. */
@@ -220,7 +223,7 @@ export class RobotsCache {
       const entry: RobotsEntry = { origin, status, text, fetchedAt: this.#now() };
       const rules = rulesFromEntry(entry, this.userAgent);
       this.#entries.set(origin, { entry, rules });
-      this.#onEntry?.(entry);
+      this.#onEntry?.(entry, rules);
       return rules;
     })();
     this.#pending.set(origin, p);

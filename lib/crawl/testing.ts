@@ -90,6 +90,8 @@ export interface TestSiteOptions {
   chainPages?: number;
   /** Delay before answering each request, ms. */
   latencyMs?: number;
+  /** A `Crawl-delay` (seconds) in robots.txt for every agent. */
+  crawlDelay?: number;
 }
 
 /** Starts the test site on 127.0.0.1 (a free port). */
@@ -122,6 +124,7 @@ export async function startTestSite(options: TestSiteOptions = {}): Promise<Test
             "Disallow: /private/",
             "Allow: /private/open.html",
             "Disallow: /*.pdf$",
+            ...(options.crawlDelay !== undefined ? [`Crawl-delay: ${options.crawlDelay}`] : []),
             "",
             "User-agent: OtherBot",
             "Disallow: /",
