@@ -13,7 +13,7 @@
 import { ShardedDocWriter } from "../io/jsonl.ts";
 import { Progress, type ProgressMode } from "../cli/progress.ts";
 import { decodeBody } from "./charset.ts";
-import { extractPage } from "./extract.ts";
+import { type Extracted, extractPage } from "./extract.ts";
 import { fetchPage, type FetchResult, type FetchSettings } from "./fetcher.ts";
 import { Frontier } from "./frontier.ts";
 import {
@@ -393,17 +393,27 @@ export async function crawl(config: CrawlConfig, options: CrawlRunOptions): Prom
         ev.result = "error";
         ev.reason = res.outcome === "http_error" ? `http_${res.status}` : res.outcome;
       } else {
-        const { text: html, encoding } = decodeBody(res.body!, res.contentType);
-        const page = extractPage(html, res.finalUrl, {
-          restrictedMarkers: config.restricted_markers,
-          blockedKeywords: config.blocked_keywords,
-        });
-        if (depth < config.max_depth) {
+        let encoding = "";
+        let page: Extracted | undefined;
+        try {
+          const decoded = decodeBody(res.body!, res.contentType);
+          encoding = decoded.encoding;
+          page = extractPage(decoded.text, res.finalUrl, {
+            restrictedMarkers: config.restricted_markers,
+            blockedKeywords: config.blocked_keywords,
+          });
+        } catch (err) {
+          ev.result = "error";
+          ev.reason = "extract_failed";
+          ev.detail = (err as Error).message.split("\n")[0];
+        }
+        if (page && depth < config.max_depth) {
           const fresh: QueuedUrl[] = [];
           for (const link of page.links) queueIfNew(link, depth + 1, fresh);
           if (fresh.length > 0) ev.links = fresh;
         }
-        if (page.skip) ev.reason = page.skip;
+        if (!page) { /* extraction failed: nothing to keep */ }
+        else if (page.skip) ev.reason = page.skip;
         else if (page.noindex) ev.reason = "noindex";
         else if (page.text.replace(/\s/g, "").length < config.min_text_chars) {
           ev.reason = "too_little_text";

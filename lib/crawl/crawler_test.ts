@@ -151,3 +151,31 @@ Deno.test("crawl() honours robots.txt Crawl-delay above its own delay", async ()
     await Deno.remove(out, { recursive: true });
   }
 });
+
+Deno.test("crawl() keeps each host's own delay while crawling hosts in parallel", async () => {
+  const sites = [await startTestSite({ chainPages: 8 }), await startTestSite({ chainPages: 8 })];
+  const out = await Deno.makeTempDir();
+  try {
+    const summary = await crawl(
+      defaultCrawlConfig({
+        seeds: sites.map((s) => s.origin + "/p/0.html"),
+        include: ["/p/"],
+        delay: 0.06,
+        max_depth: 20,
+        concurrency: 4,
+      }),
+      { out },
+    );
+    assert.equal(summary.pages, 16);
+    for (const s of sites) {
+      assert.equal(s.log.length, 9);
+      assert.ok(minGap(s.log) >= 60, `requests ${minGap(s.log)} ms apart`);
+    }
+    // the hosts were served side by side, not one after the other
+    const [a, b] = sites.map((s) => [s.log[0].t, s.log.at(-1)!.t]);
+    assert.ok(a[0] < b[1] && b[0] < a[1], "hosts were crawled one after the other");
+  } finally {
+    for (const s of sites) await s.close();
+    await Deno.remove(out, { recursive: true });
+  }
+});

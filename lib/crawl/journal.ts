@@ -31,6 +31,8 @@ export interface PageEvent {
   /** "doc" (kept), "skipped" (with reason) or "error" (with reason). */
   result: "doc" | "skipped" | "error";
   reason?: string;
+  /** A message for errors (e.g. why extraction failed). */
+  detail?: string;
   status: number;
   final_url?: string;
   /** URLs the redirects went through (all marked seen). */
