@@ -98,8 +98,14 @@ Deno.test("deno task crawl survives kill -9: no refetch, no loss, no duplicate",
       if (doneAtKill.has(url)) assert.equal(n, 1, `${p} refetched after resume`);
       else assert.ok(n <= 2, `${p} requested ${n} times`);
     }
-    const refetched = [...counts].filter(([, n]) => n > 1);
-    assert.ok(refetched.length <= 1, `refetched: ${refetched}`);
+    // …and that page was indeed requested before the kill without reaching the journal
+    const inFlight = new Set(
+      site.log.slice(0, requestsBeforeRestart).map((r) => site.origin + r.path)
+        .filter((u) => !doneAtKill.has(u) && !u.endsWith("/robots.txt")),
+    );
+    const refetched = [...counts].filter(([, n]) => n > 1).map(([p]) => site.origin + p);
+    assert.ok(inFlight.size <= 1, `in flight at the kill: ${[...inFlight]}`);
+    assert.ok(refetched.every((u) => inFlight.has(u)), `refetched: ${refetched}`);
     assert.ok(site.log.length > requestsBeforeRestart);
     assert.ok(minGap(site.log) >= 30, `requests ${minGap(site.log)} ms apart`);
 

@@ -101,6 +101,9 @@ Deno.test("crawl() on a finished folder resumes without requesting anything agai
     const first = await crawl(config, { out });
     assert.equal(first.pages, 8);
     const before = site.log.length;
+    // what a kill can leave: a shard committed after its journal line was lost, a temp file
+    await Deno.writeTextFile(`${out}/docs/part-00009.jsonl.gz`, "not from this journal");
+    await Deno.writeTextFile(`${out}/docs/.part-00003.jsonl.gz.123.abc.tmp`, "half");
     // a higher page limit continues where the first crawl stopped
     const second = await crawl({ ...config, max_pages: 100 }, { out });
     assert.ok(second.resumed);
@@ -111,6 +114,8 @@ Deno.test("crawl() on a finished folder resumes without requesting anything agai
     const docs = [];
     for await (const d of readDocsFrom(second.shards)) docs.push(d);
     assert.equal(docs.length, 12);
+    assert.ok(second.shards.every((p) => /part-0000[0-4]\.jsonl\.gz$/.test(p)), `${second.shards}`);
+    for await (const e of Deno.readDir(`${out}/docs`)) assert.ok(!e.name.startsWith("."), e.name);
     assert.equal(new Set(docs.map((d) => d.meta.url)).size, 12);
     const events = await readJournal(`${out}/journal.jsonl`);
     assert.equal(events.filter((e) => e.k === "page").length, 12);
