@@ -189,9 +189,9 @@ export async function crawl(config: CrawlConfig, options: CrawlRunOptions): Prom
         pages++;
         bytes += ev.bytes;
         requests += ev.requests;
-        if (ev.doc) {
+        if (ev.result === "doc") {
           docsTotal++;
-          pendingDocs.push(ev.doc);
+          pendingDocs.push(ev.doc); // undefined once compacted (its shard is committed)
         }
         break;
       }
@@ -203,6 +203,9 @@ export async function crawl(config: CrawlConfig, options: CrawlRunOptions): Prom
   }
   // Documents already in committed shards are not pending.
   pendingDocs.splice(0, docsInShards);
+  if (pendingDocs.some((d) => d === undefined)) {
+    throw new Error(`${journalPath}: a document missing from both the journal and the shards`);
+  }
   // A shard committed after its journal line was lost is redone; temp files of a kill go.
   for await (const e of Deno.readDir(docsDir)) {
     const m = /^part-(\d+)\.jsonl(\.gz)?$/.exec(e.name);
@@ -223,6 +226,11 @@ export async function crawl(config: CrawlConfig, options: CrawlRunOptions): Prom
     maxRetryAfterMs: config.max_retry_after * 1000,
     acceptTypes: ["text/html", "application/xhtml+xml"],
   };
+  for await (const e of Deno.readDir(out)) {
+    if (e.name.startsWith(".journal.jsonl.") && e.name.endsWith(".tmp")) {
+      await Deno.remove(`${out}/${e.name}`); // a compaction cut short by a kill
+    }
+  }
   const journal = await JournalWriter.open(journalPath);
   const applyCrawlDelay = (origin: string, rules: RobotsRules) => {
     if (rules.crawlDelay === undefined) return;
@@ -267,6 +275,8 @@ export async function crawl(config: CrawlConfig, options: CrawlRunOptions): Prom
       written++;
       if (writer.shards.length > before) {
         journal.append({ k: "shard", index: shardsCommitted++, docs: written });
+        // the committed documents' text need not stay in the journal
+        journal.compact(written);
       }
     });
     return writeChain;
@@ -437,18 +447,19 @@ export async function crawl(config: CrawlConfig, options: CrawlRunOptions): Prom
       }
     }
     // The journal line first: from here on the page counts as done, with its links and document.
+    // The document is queued for the shards in the same synchronous step, so shards receive
+    // documents in journal order (resume relies on it).
     journal.append(ev);
     done.add(url);
-    if (warc && res?.body) await warc.write(res, ev.fetched_at);
+    const queued = ev.doc ? writeDoc(ev.doc) : undefined;
     _count(hostStats(host), ev);
     pages++;
     bytes += ev.bytes;
     requests += ev.requests;
+    if (ev.doc) docsTotal++;
     if (ev.links) { for (const it of ev.links) frontier.push(it); }
-    if (ev.doc) {
-      docsTotal++;
-      await writeDoc(ev.doc);
-    }
+    if (warc && res?.body) await warc.write(res, ev.fetched_at);
+    await queued;
     progress.set(
       pages,
       `${(bytes / 1e6).toFixed(1)} MB  queue ${frontier.size}  docs ${docsTotal}`,
@@ -477,6 +488,7 @@ export async function crawl(config: CrawlConfig, options: CrawlRunOptions): Prom
   await writer.close();
   if (writer.shards.length > before) {
     journal.append({ k: "shard", index: shardsCommitted++, docs: written });
+    journal.compact(written);
   }
   journal.sync();
   journal.close();

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { tempPathFor } from "../io/atomic.ts";
 import type { Doc } from "../io/jsonl.ts";
 import type { RobotsEntry } from "./robots.ts";
 
@@ -40,6 +41,7 @@ export interface PageEvent {
   bytes: number;
   requests: number;
   fetched_at: string;
+  /** The document kept; dropped by {@linkcode JournalWriter.compact} once it is in a shard. */
   doc?: Doc;
   /** Links first discovered on this page, with their depth. */
   links?: QueuedUrl[];
@@ -50,6 +52,9 @@ export class JournalWriter {
   readonly path: string;
   #file: Deno.FsFile;
   #enc = new TextEncoder();
+  /** Bytes at the start of the file already compacted, and the document pages among them. */
+  #doneBytes = 0;
+  #doneDocs = 0;
 
   private constructor(path: string, file: Deno.FsFile) {
     this.path = path;
@@ -67,6 +72,59 @@ export class JournalWriter {
     const bytes = this.#enc.encode(JSON.stringify(event) + "\n");
     let off = 0;
     while (off < bytes.length) off += this.#file.writeSync(bytes.subarray(off));
+  }
+
+  /**
+   * Drops the documents of the first `docsInShards` document pages from the journal (their shards
+   * are committed), so the journal does not hold the whole output a second time. The file is
+   * rewritten to a temporary file, synced and renamed — synchronously, so no append can slip in
+   * between — and a kill leaves either the old or the new journal.
+   */
+  compact(docsInShards: number): void {
+    const bytes = Deno.readFileSync(this.path);
+    // the part compacted last time is copied as it is
+    const lines = new TextDecoder().decode(bytes.subarray(this.#doneBytes)).split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    const enc = new TextEncoder();
+    const parts: Uint8Array[] = [bytes.subarray(0, this.#doneBytes)];
+    let docs = this.#doneDocs;
+    let offset = this.#doneBytes;
+    let changed = false;
+    let doneBytes = this.#doneBytes;
+    for (let line of lines) {
+      if (docs < docsInShards && line.startsWith('{"k":"page"')) {
+        const ev = JSON.parse(line) as PageEvent;
+        if (ev.result === "doc") {
+          docs++;
+          if (ev.doc) {
+            delete ev.doc;
+            line = JSON.stringify(ev);
+            changed = true;
+          }
+          if (docs === docsInShards) doneBytes = -1;
+        }
+      }
+      const piece = enc.encode(line + "\n");
+      parts.push(piece);
+      offset += piece.length;
+      if (doneBytes === -1) doneBytes = offset; // the prefix ends after the last committed doc
+    }
+    if (!changed) return;
+    const tmp = tempPathFor(this.path);
+    const file = Deno.openSync(tmp, { write: true, create: true, truncate: true });
+    for (const part of parts) {
+      let off = 0;
+      while (off < part.length) off += file.writeSync(part.subarray(off));
+    }
+    file.syncSync();
+    file.close();
+    Deno.renameSync(tmp, this.path);
+    this.#file.close();
+    this.#file = Deno.openSync(this.path, { append: true });
+    if (docs >= docsInShards) {
+      this.#doneBytes = doneBytes;
+      this.#doneDocs = docsInShards;
+    }
   }
 
   /** Flushes to disk. */
