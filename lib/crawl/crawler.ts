@@ -297,16 +297,6 @@ export async function crawl(config: CrawlConfig, options: CrawlRunOptions): Prom
     for (const s of seeds) queueIfNew(s, 0, first);
     journal.append({ k: "add", urls: first });
     for (const it of first) addedOrder.push(it);
-    sitemapsPending.push(...sitemapSeeds);
-    if (config.robots_sitemaps) {
-      for (const origin of new Set(seeds.map((s) => new URL(s).origin))) {
-        const rules = await robots.rulesFor(origin);
-        for (const sm of rules.sitemaps) {
-          const u = normalizeUrl(sm, origin);
-          if (u && !sitemapsPending.includes(u)) sitemapsPending.push(u);
-        }
-      }
-    }
   } else {
     log(
       `resuming ${out}: ${pages} pages done, ${docsTotal} documents, ${
@@ -315,6 +305,17 @@ export async function crawl(config: CrawlConfig, options: CrawlRunOptions): Prom
     );
   }
   for (const it of addedOrder) if (!done.has(it[0])) frontier.push(it);
+  // sitemaps named by the config or the seeds' robots.txt (those done are skipped below)
+  sitemapsPending.push(...sitemapSeeds);
+  if (config.robots_sitemaps) {
+    for (const origin of new Set(seeds.map((s) => new URL(s).origin))) {
+      const rules = await robots.rulesFor(origin);
+      for (const sm of rules.sitemaps) {
+        const u = normalizeUrl(sm, origin);
+        if (u && !sitemapsPending.includes(u)) sitemapsPending.push(u);
+      }
+    }
+  }
 
   // ---- sitemaps (index and .xml.gz), breadth-first ----
   while (sitemapsPending.length > 0) {
@@ -331,6 +332,7 @@ export async function crawl(config: CrawlConfig, options: CrawlRunOptions): Prom
       check: async (u) => (await robots.isAllowed(u)) ? undefined : "robots",
     });
     requests += r.requests;
+    hostStats(new URL(sm).host).requests += r.requests;
     const found: QueuedUrl[] = [];
     let children: string[] = [];
     let outcome: string = r.outcome;
