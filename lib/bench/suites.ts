@@ -5,9 +5,15 @@
  */
 
 import type { BenchSuite } from "./harness.ts";
+import { crawlBench } from "./crawl_bench.ts";
 import { ioBench } from "./io_bench.ts";
 import { gemmBench } from "./gemm_bench.ts";
 import { attentionBench } from "./attention_bench.ts";
 
 /** The suites `deno task bench` knows. */
-export const BENCH_SUITES: BenchSuite[] = [ioBench, gemmBench, attentionBench];
+export const BENCH_SUITES: BenchSuite[] = [
+  crawlBench,
+  ioBench,
+  gemmBench,
+  attentionBench,
+];

@@ -6,12 +6,13 @@
  */
 
 import { corpusStage } from "./corpus_stage.ts";
+import { crawlStage } from "./crawl_stage.ts";
 import type { DemoStage, PlannedStage } from "./stage.ts";
 
 /** Every stage of the pipeline, in order. */
 export const DEMO_STAGES: (DemoStage | PlannedStage)[] = [
   corpusStage,
-  { name: "crawl", summary: "polite crawl of a local mirror of the corpus", planned: true },
+  crawlStage,
   { name: "filter", summary: "rule filters, PII scrubbing, MinHash-LSH dedup", planned: true },
   {
     name: "quality",
