@@ -117,9 +117,12 @@ export const heuristicAnnotator: EduAnnotator = {
   score: (text) => Promise.resolve(heuristicEduScore(text)),
 };
 
-/** A document's text as one classifier line. */
+/** Characters of a document the classifier reads (its beginning), in training and filtering. */
+export const EDU_MAX_CHARS = 2000;
+
+/** A document's text as one classifier line: whitespace collapsed, the first EDU_MAX_CHARS. */
 export function docLine(text: string): string {
-  return text.replace(/\s+/g, " ").trim();
+  return text.slice(0, EDU_MAX_CHARS).replace(/\s+/g, " ").trim();
 }
 
 /** Duplicates examples of the smaller classes (cycling through them) until every class is as large as the largest. */
