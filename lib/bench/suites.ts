@@ -6,6 +6,7 @@
 
 import type { BenchSuite } from "./harness.ts";
 import { ioBench } from "./io_bench.ts";
+import { qualityBench } from "../quality/quality_bench.ts";
 
 /** The suites `deno task bench` knows. */
-export const BENCH_SUITES: BenchSuite[] = [ioBench];
+export const BENCH_SUITES: BenchSuite[] = [ioBench, qualityBench];
