@@ -6,6 +6,7 @@
  */
 
 import { corpusStage } from "./corpus_stage.ts";
+import { qualityStage } from "../quality/demo_stage.ts";
 import type { DemoStage, PlannedStage } from "./stage.ts";
 
 /** Every stage of the pipeline, in order. */
@@ -13,11 +14,7 @@ export const DEMO_STAGES: (DemoStage | PlannedStage)[] = [
   corpusStage,
   { name: "crawl", summary: "polite crawl of a local mirror of the corpus", planned: true },
   { name: "filter", summary: "rule filters, PII scrubbing, MinHash-LSH dedup", planned: true },
-  {
-    name: "quality",
-    summary: "5-gram KN perplexity filter and fastText-style classifier",
-    planned: true,
-  },
+  qualityStage,
   { name: "tokenizer", summary: "Korean Unigram vocabulary merged into Llama 3.1", planned: true },
   { name: "train", summary: "tiny Llama base, then continual pretraining in FP8", planned: true },
   { name: "eval", summary: "Korean and English benchmarks before and after", planned: true },
