@@ -59,8 +59,9 @@ export const whitespaceTokenizer: LineTokenizer = (line) => {
 };
 
 /**
- * A tokeniser from a Hugging Face `tokenizer.json` (any model type transformers.js knows): the
- * line's subword tokens. Tokens containing whitespace have it replaced by `▁` so that the tokens
+ * A tokeniser from a Hugging Face `tokenizer.json` (any model type `@huggingface/tokenizers` —
+ * transformers.js's tokenizers without the ONNX runtime, which would need `--allow-ffi` — knows):
+ * the line's subword tokens, without special tokens. Tokens containing whitespace have it replaced by `▁` so that the tokens
  * can be written one per space in ARPA.
  */
 export async function hfTokenizer(path: string): Promise<LineTokenizer> {
@@ -74,9 +75,15 @@ export async function hfTokenizer(path: string): Promise<LineTokenizer> {
   if (typeof json !== "object" || json === null || !("model" in json)) {
     throw new UserError(`${path}: no "model" field; expected a Hugging Face tokenizer.json`);
   }
-  const { PreTrainedTokenizer } = await import("@xenova/transformers/src/tokenizers.js");
-  // deno-lint-ignore no-explicit-any
-  const tok: any = new PreTrainedTokenizer(json, {});
+  const { Tokenizer } = await import("@huggingface/tokenizers");
+  let tok: InstanceType<typeof Tokenizer>;
+  try {
+    tok = new Tokenizer(json, {});
+  } catch (err) {
+    throw new UserError(`${path}: not a usable tokenizer.json (${(err as Error).message})`);
+  }
   return (line: string) =>
-    (tok._encode_text(line) as string[]).map((t) => t.replace(/\s/g, "▁")).filter((t) => t !== "");
+    tok.tokenize(line, { add_special_tokens: false }).map((t) => t.replace(/\s/g, "▁")).filter((
+      t,
+    ) => t !== "");
 }
