@@ -1,8 +1,9 @@
 /**
  * `bench quality`: the model-based quality filters on the Korean LibreOffice help text (~4.8 MB,
  * ~635k words) against their reference tools, run in the same benchmark when installed:
- * KenLM's `lmplz` (not in Debian; build it and put it on PATH) for the 5-gram build, and Debian's
- * `fasttext` for the classifier on the "mostly Hangul?" line task (40k train / 10k test lines of
+ * KenLM's `lmplz` for the 5-gram build (not in Debian: build it, put it on PATH and add `lmplz` to
+ * the bench task's `--allow-run` list — it is not there by default because Deno warns about every
+ * listed program it cannot find), and Debian's `fasttext` for the classifier on the "mostly Hangul?" line task (40k train / 10k test lines of
  * Korean and English help text).
  *
  * @module
