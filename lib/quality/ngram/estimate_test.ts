@@ -113,3 +113,16 @@ Deno.test("NgramModel.scoreSentence() agrees with the backoff reference logProb(
     assertAlmostEquals(model.scoreSentence(toks).logprob, ref, 1e-5, s);
   }
 });
+
+Deno.test("trainNgram() reads <s>, </s> and <unk> in the text as whitespace", async () => {
+  const a = await trainNgram(["a b", "a"], { order: 2, discountFallback: KENLM_FALLBACK });
+  const b = await trainNgram(["<s> a </s> b <unk>", "a </s>"], {
+    order: 2,
+    discountFallback: KENLM_FALLBACK,
+  });
+  assertEquals(b.model.counts(), a.model.counts());
+  assertEquals(
+    b.model.scoreSentence(["a", "b"]).logprob,
+    a.model.scoreSentence(["a", "b"]).logprob,
+  );
+});

@@ -9,6 +9,8 @@ import { NgramCounter } from "./count.ts";
 import { type Estimate, estimateKneserNey, type EstimateOptions } from "./estimate.ts";
 import { type LineTokenizer, Vocab, whitespaceTokenizer } from "./vocab.ts";
 
+const SPECIAL = new Set(["<s>", "</s>", "<unk>"]);
+
 /** Options of {@linkcode trainNgram}. */
 export interface TrainNgramOptions extends EstimateOptions {
   /** Model order (default 5). */
@@ -31,7 +33,8 @@ export interface TrainedNgram extends Estimate {
 }
 
 /**
- * Trains a model on `lines` (each non-empty line is a sentence).
+ * Trains a model on `lines` (each non-empty line is a sentence). The tokens `<s>`, `</s>` and
+ * `<unk>` in the text are skipped, as lmplz does with `--skip_symbols`.
  *
  * @example
  * ```ts
@@ -57,8 +60,9 @@ export async function trainNgram(
   });
   let n = 0;
   for await (const line of lines) {
-    const toks = tokenize(line);
     if (++n % 10_000 === 0) options.onProgress?.(n);
+    // <s>, </s> and <unk> in the text are read as whitespace (lmplz's --skip_symbols).
+    const toks = tokenize(line).filter((t) => !SPECIAL.has(t));
     if (toks.length === 0) continue;
     const ids = new Int32Array(toks.length);
     for (let i = 0; i < toks.length; i++) ids[i] = vocab.add(toks[i]);
