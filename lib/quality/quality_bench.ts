@@ -123,7 +123,10 @@ export const qualityBench: BenchSuite = {
       value: buildMs / 1000,
       unit: "s",
       ...(lmplz?.ok ? { peer: "KenLM lmplz", peer_value: lmplz.seconds } : {}),
-      note: `${mb.toFixed(1)} MB, ${words} words; ${lmplz ? "" : "lmplz not on PATH; "}` +
+      note:
+        `${mb.toFixed(1)} MB, ${words} words; ${
+          lmplz ? "" : "lmplz not on PATH or not in --allow-run; "
+        }` +
         `n-grams ${model!.counts().join("/")}`,
     };
 
