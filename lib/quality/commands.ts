@@ -25,7 +25,7 @@ import {
   readLabelledFile,
   saveFastText,
   testFastText,
-  trainFastText,
+  trainFastTextParallel,
 } from "./classifier/fasttext.ts";
 import { readVec } from "./classifier/vec.ts";
 import {
@@ -460,6 +460,13 @@ export const TRAIN_CLASSIFIER_SPEC = {
     bucket: { type: "integer", default: 1_000_000, min: 1, description: "hash buckets" },
     min_count: { type: "integer", default: 1, min: 1, description: "least count of a word" },
     seed: { type: "integer", default: 1, description: "random seed" },
+    threads: {
+      type: "integer",
+      default: 1,
+      min: 1,
+      max: 64,
+      description: "Hogwild worker threads (.txt input; >1 is not bit-for-bit reproducible)",
+    },
     pretrained_vectors: {
       type: "string",
       default: "",
@@ -496,7 +503,10 @@ export async function trainClassifierCommand(
   const result: Record<string, unknown> = { output };
   if (input.endsWith(".txt")) {
     const data: Example[] = await readLabelledFile(input);
-    model = trainFastText(o.oversample ? oversample(data, o.seed) : data, ftArgs, { pretrained });
+    model = await trainFastTextParallel(o.oversample ? oversample(data, o.seed) : data, ftArgs, {
+      pretrained,
+      threads: o.threads,
+    });
     result.examples = data.length;
   } else {
     const docs: Doc[] = [];

@@ -16,7 +16,12 @@ import { trainNgram } from "./ngram/train.ts";
 import { readArpa, writeArpa } from "./ngram/arpa.ts";
 import type { NgramModel } from "./ngram/model.ts";
 import { whitespaceTokenizer } from "./ngram/vocab.ts";
-import { type FastTextArgs, testFastText, trainFastText } from "./classifier/fasttext.ts";
+import {
+  type FastTextArgs,
+  testFastText,
+  trainFastText,
+  trainFastTextParallel,
+} from "./classifier/fasttext.ts";
 import { hangulTask } from "./classifier/hangul_task.ts";
 
 /** Runs a tool; undefined when it is not installed (or not allowed). */
@@ -172,14 +177,24 @@ export const qualityBench: BenchSuite = {
       "\n";
     await Deno.writeTextFile(`${dir}/hangul.train.txt`, fmt(train));
     await Deno.writeTextFile(`${dir}/hangul.test.txt`, fmt(test));
-    let p1 = 0;
+    let clf: ReturnType<typeof trainFastText> | undefined;
     const trainMs = await timeMedian(
       () => {
-        p1 = testFastText(trainFastText(train, BENCH_FT_ARGS), test).p1;
+        clf = trainFastText(train, BENCH_FT_ARGS);
       },
       reps,
       0,
     );
+    const p1 = testFastText(clf!, test).p1;
+    let clf2: ReturnType<typeof trainFastText> | undefined;
+    const trainMs2 = await timeMedian(
+      async () => {
+        clf2 = await trainFastTextParallel(train, BENCH_FT_ARGS, { threads: 2 });
+      },
+      reps,
+      0,
+    );
+    const p1x2 = testFastText(clf2!, test).p1;
     const a = BENCH_FT_ARGS;
     const ft = await _run("fasttext", [
       "supervised",
@@ -218,6 +233,13 @@ export const qualityBench: BenchSuite = {
       unit: "s",
       ...(ft?.ok ? { peer: "fastText 0.9.2 (Debian)", peer_value: ft.seconds } : {}),
       note,
+    };
+    yield {
+      name: "classifier training, 2 Hogwild threads",
+      value: trainMs2 / 1000,
+      unit: "s",
+      ...(ft?.ok ? { peer: "fastText 0.9.2 (Debian)", peer_value: ft.seconds } : {}),
+      note: `${note}; P@1 ${p1x2.toFixed(4)}`,
     };
     yield {
       name: "classifier P@1",

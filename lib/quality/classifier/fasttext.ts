@@ -16,6 +16,9 @@
 
 import { UserError } from "../../io/errors.ts";
 import { writeFileAtomic } from "../../io/atomic.ts";
+import { mulberry32 } from "./prng.ts";
+import { averageRows, type SgdData, sgdRun, softmaxRows } from "./sgd.ts";
+import type { SgdJob } from "./sgd_worker.ts";
 
 /** The label prefix of fastText's format. */
 export const LABEL_PREFIX = "__label__";
@@ -194,9 +197,9 @@ export class FastText {
   probabilities(feats: Int32Array): Float64Array {
     const D = this.args.dim, L = this.labels.length;
     const hidden = new Float64Array(D);
-    _average(this.input, feats, D, hidden);
+    averageRows(this.input, feats, 0, feats.length, D, hidden);
     const p = new Float64Array(L);
-    _softmax(this.output, hidden, D, L, p);
+    softmaxRows(this.output, hidden, D, L, p);
     return p;
   }
 }
@@ -228,40 +231,7 @@ function _charNgrams(
   }
 }
 
-function _average(input: Float32Array, feats: Int32Array, D: number, hidden: Float64Array): void {
-  hidden.fill(0);
-  for (let f = 0; f < feats.length; f++) {
-    const off = feats[f] * D;
-    for (let d = 0; d < D; d++) hidden[d] += input[off + d];
-  }
-  if (feats.length > 0) { for (let d = 0; d < D; d++) hidden[d] /= feats.length; }
-}
-
-function _softmax(out: Float32Array, hidden: Float64Array, D: number, L: number, p: Float64Array) {
-  let max = -Infinity;
-  for (let j = 0; j < L; j++) {
-    let s = 0;
-    const off = j * D;
-    for (let d = 0; d < D; d++) s += out[off + d] * hidden[d];
-    p[j] = s;
-    if (s > max) max = s;
-  }
-  let z = 0;
-  for (let j = 0; j < L; j++) z += p[j] = Math.exp(p[j] - max);
-  for (let j = 0; j < L; j++) p[j] /= z;
-}
-
-/** A small deterministic PRNG (mulberry32). */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 } from "./prng.ts";
 
 /** Options of {@linkcode trainFastText} beyond the hyper-parameters. */
 export interface TrainOptions {
@@ -271,8 +241,94 @@ export interface TrainOptions {
   onEpoch?: (epoch: number, loss: number) => void;
 }
 
+interface _Prepared {
+  model: FastText;
+  data: SgdData;
+  total: number;
+  rnd: () => number;
+}
+
+function _prepare(
+  examples: Example[],
+  args: Partial<FastTextArgs>,
+  options: TrainOptions,
+  shared: boolean,
+): _Prepared {
+  const a: FastTextArgs = { ...DEFAULT_ARGS, ...args };
+  if (examples.length === 0) throw new UserError("no training examples");
+  if (a.maxn > 0 && (a.minn < 1 || a.minn > a.maxn)) {
+    throw new UserError(`minn must be between 1 and maxn (${a.maxn}); got ${a.minn}`);
+  }
+  // Dictionary: words by first appearance, kept at minCount; labels sorted by frequency.
+  const wordCount = new Map<string, number>();
+  const labelCount = new Map<string, number>();
+  for (const ex of examples) {
+    for (const w of ex.text.split(/\s+/)) {
+      if (w !== "") wordCount.set(w, (wordCount.get(w) ?? 0) + 1);
+    }
+    wordCount.set(EOS, (wordCount.get(EOS) ?? 0) + 1);
+    for (const l of ex.labels) labelCount.set(l, (labelCount.get(l) ?? 0) + 1);
+  }
+  const words = [...wordCount].filter(([, c]) => c >= a.minCount).map(([w]) => w);
+  const labels = [...labelCount].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))
+    .map(([l]) => l);
+  const usesBuckets = a.wordNgrams > 1 || a.maxn > 0;
+  const D = a.dim, L = labels.length;
+  const rows = words.length + (usesBuckets ? a.bucket : 0);
+  const rnd = mulberry32(a.seed + 1);
+  const f32 = (n: number) =>
+    shared ? new Float32Array(new SharedArrayBuffer(4 * n)) : new Float32Array(n);
+  const i32 = (n: number) =>
+    shared ? new Int32Array(new SharedArrayBuffer(4 * n)) : new Int32Array(n);
+  const input = f32(rows * D); // (V + B, D)
+  for (let i = 0; i < input.length; i++) input[i] = (rnd() * 2 - 1) / D;
+  if (options.pretrained) {
+    for (let i = 0; i < words.length; i++) {
+      const v = options.pretrained.get(words[i]);
+      if (!v) continue;
+      if (v.length !== D) {
+        throw new UserError(`pretrained vectors have dimension ${v.length}, but dim is ${D}`);
+      }
+      input.set(v, i * D);
+    }
+  }
+  const output = f32(L * D); // (L, D)
+  const model = new FastText(a, words, labels, input, output);
+  const labelIds = new Map(labels.map((l, i) => [l, i]));
+  // Features once, flattened; tokens for the learning-rate schedule.
+  const featList = examples.map((ex) => model.features(ex.text));
+  const fOff = i32(examples.length + 1), tOff = i32(examples.length + 1);
+  const ntok = i32(examples.length);
+  let nf = 0, nt = 0, tokens = 0;
+  for (let e = 0; e < examples.length; e++) {
+    fOff[e] = nf;
+    tOff[e] = nt;
+    nf += featList[e].length;
+    nt += examples[e].labels.length;
+    ntok[e] = examples[e].text.split(/\s+/).filter((t) => t !== "").length + 1;
+    tokens += ntok[e];
+  }
+  fOff[examples.length] = nf;
+  tOff[examples.length] = nt;
+  const feats = i32(nf), tIds = i32(nt);
+  for (let e = 0; e < examples.length; e++) {
+    feats.set(featList[e], fOff[e]);
+    examples[e].labels.forEach((l, k) => (tIds[tOff[e] + k] = labelIds.get(l)!));
+  }
+  return { model, data: { feats, fOff, tIds, tOff, ntok }, total: a.epoch * tokens, rnd };
+}
+
+function _shuffle(order: Int32Array, rnd: () => number): void {
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    const t = order[i];
+    order[i] = order[j];
+    order[j] = t;
+  }
+}
+
 /**
- * Trains a classifier on labelled examples.
+ * Trains a classifier on labelled examples (one thread; deterministic for a seed).
  *
  * @example
  * ```ts
@@ -290,90 +346,96 @@ export function trainFastText(
   args: Partial<FastTextArgs> = {},
   options: TrainOptions = {},
 ): FastText {
-  const a: FastTextArgs = { ...DEFAULT_ARGS, ...args };
-  if (examples.length === 0) throw new UserError("no training examples");
-  if (a.maxn > 0 && (a.minn < 1 || a.minn > a.maxn)) {
-    throw new UserError(`minn must be between 1 and maxn (${a.maxn}); got ${a.minn}`);
-  }
-  // Dictionary: words by first appearance, kept at minCount; labels sorted by frequency.
-  const wordCount = new Map<string, number>();
-  const labelCount = new Map<string, number>();
-  for (const ex of examples) {
-    for (const w of ex.text.split(/\s+/)) {
-      if (w !== "") wordCount.set(w, (wordCount.get(w) ?? 0) + 1);
-    }
-    wordCount.set(EOS, (wordCount.get(EOS) ?? 0) + 1);
-    for (const l of ex.labels) labelCount.set(l, (labelCount.get(l) ?? 0) + 1);
-  }
-  const words = [...wordCount].filter(([, c]) => c >= a.minCount).map(([w]) => w);
-  const labels = [...labelCount].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1)).map(([l]) =>
-    l
-  );
-  const usesBuckets = a.wordNgrams > 1 || a.maxn > 0;
-  const D = a.dim, L = labels.length;
-  const rows = words.length + (usesBuckets ? a.bucket : 0);
-  const rnd = mulberry32(a.seed + 1);
-  const input = new Float32Array(rows * D);
-  for (let i = 0; i < input.length; i++) input[i] = (rnd() * 2 - 1) / D;
-  if (options.pretrained) {
-    for (let i = 0; i < words.length; i++) {
-      const v = options.pretrained.get(words[i]);
-      if (!v) continue;
-      if (v.length !== D) {
-        throw new UserError(`pretrained vectors have dimension ${v.length}, but dim is ${D}`);
-      }
-      input.set(v, i * D);
-    }
-  }
-  const output = new Float32Array(L * D);
-  const model = new FastText(a, words, labels, input, output);
-  const labelIds = new Map(labels.map((l, i) => [l, i]));
-  // Features once; tokens for the learning-rate schedule.
-  const feats = examples.map((ex) => model.features(ex.text));
-  const targets = examples.map((ex) => ex.labels.map((l) => labelIds.get(l)!));
-  const ntok = Int32Array.from(
-    examples,
-    (ex) => ex.text.split(/\s+/).filter((t) => t !== "").length + 1,
-  );
-  let tokens = 0;
-  for (const n of ntok) tokens += n;
-  const total = a.epoch * tokens;
-  const hidden = new Float64Array(D), grad = new Float32Array(D), p = new Float64Array(L);
+  const { model, data, total, rnd } = _prepare(examples, args, options, false);
+  const { dim: D, epoch, lr } = model.args;
+  const L = model.labels.length;
   let seen = 0;
+  const counter = (n: number) => {
+    const s = seen;
+    seen += n;
+    return s;
+  };
   const order = Int32Array.from(examples, (_, i) => i);
-  for (let ep = 0; ep < a.epoch; ep++) {
-    for (let i = order.length - 1; i > 0; i--) {
-      const j = Math.floor(rnd() * (i + 1));
-      [order[i], order[j]] = [order[j], order[i]];
-    }
-    let loss = 0;
-    for (const e of order) {
-      const f = feats[e];
-      const lr = a.lr * Math.max(0, 1 - seen / total);
-      seen += ntok[e];
-      const ts = targets[e];
-      const target = ts.length === 1 ? ts[0] : ts[Math.floor(rnd() * ts.length)];
-      if (f.length === 0) continue;
-      _average(input, f, D, hidden);
-      _softmax(output, hidden, D, L, p);
-      loss -= Math.log(Math.max(p[target], 1e-30));
-      grad.fill(0);
-      for (let j = 0; j < L; j++) {
-        const alpha = lr * ((j === target ? 1 : 0) - p[j]);
-        const off = j * D;
-        for (let d = 0; d < D; d++) {
-          grad[d] += alpha * output[off + d];
-          output[off + d] += alpha * hidden[d];
-        }
-      }
-      const inv = 1 / f.length;
-      for (let d = 0; d < D; d++) grad[d] *= inv;
-      for (let k = 0; k < f.length; k++) {
-        const off = f[k] * D;
-        for (let d = 0; d < D; d++) input[off + d] += grad[d];
-      }
-    }
+  for (let ep = 0; ep < epoch; ep++) {
+    _shuffle(order, rnd);
+    const loss = sgdRun(
+      model.input,
+      model.output,
+      D,
+      L,
+      data,
+      order,
+      0,
+      order.length,
+      lr,
+      total,
+      counter,
+      rnd,
+    );
     options.onEpoch?.(ep + 1, loss / order.length);
+  }
+  return model;
+}
+
+/**
+ * Trains with `threads` Hogwild workers sharing the matrices (as fastText's `-thread`): faster on
+ * several cores, not bit-for-bit reproducible. `threads` ≤ 1 is {@linkcode trainFastText}.
+ */
+export async function trainFastTextParallel(
+  examples: Example[],
+  args: Partial<FastTextArgs> = {},
+  options: TrainOptions & { threads?: number } = {},
+): Promise<FastText> {
+  const threads = Math.max(1, Math.min(options.threads ?? 1, examples.length));
+  if (threads <= 1) return trainFastText(examples, args, options);
+  const { model, data, total, rnd } = _prepare(examples, args, options, true);
+  const { dim: D, epoch, lr, seed } = model.args;
+  const order = new Int32Array(new SharedArrayBuffer(4 * examples.length));
+  for (let i = 0; i < order.length; i++) order[i] = i;
+  const counter = new SharedArrayBuffer(4);
+  const sab = (a: Int32Array | Float32Array) => a.buffer as SharedArrayBuffer;
+  const workers = Array.from(
+    { length: threads },
+    () => new Worker(new URL("./sgd_worker.ts", import.meta.url).href, { type: "module" }),
+  );
+  try {
+    for (let ep = 0; ep < epoch; ep++) {
+      _shuffle(order, rnd);
+      const per = Math.ceil(order.length / threads);
+      const losses = await Promise.all(
+        workers.map((w, t) =>
+          new Promise<number>((resolve, reject) => {
+            w.onmessage = (ev) => resolve(ev.data.loss);
+            w.onerror = (ev) => {
+              ev.preventDefault();
+              reject(new Error(`classifier worker failed: ${ev.message}`));
+            };
+            const job: SgdJob = {
+              input: sab(model.input),
+              output: sab(model.output),
+              D,
+              L: model.labels.length,
+              feats: sab(data.feats),
+              fOff: sab(data.fOff),
+              tIds: sab(data.tIds),
+              tOff: sab(data.tOff),
+              ntok: sab(data.ntok),
+              order: sab(order),
+              counter,
+              from: t * per,
+              to: Math.min(order.length, (t + 1) * per),
+              lr,
+              total,
+              seed: seed * 1000 + ep * threads + t + 7,
+            };
+            w.postMessage(job);
+          })
+        ),
+      );
+      options.onEpoch?.(ep + 1, losses.reduce((x, y) => x + y, 0) / order.length);
+    }
+  } finally {
+    for (const w of workers) w.terminate();
   }
   return model;
 }

@@ -8,6 +8,7 @@ import {
   saveFastText,
   testFastText,
   trainFastText,
+  trainFastTextParallel,
 } from "./fasttext.ts";
 import { readVec } from "./vec.ts";
 import { hangulRatio, hangulTask } from "./hangul_task.ts";
@@ -165,4 +166,22 @@ Deno.test("readVec() reads the .vec file written by fastText's skipgram", async 
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("trainFastTextParallel() trains with Hogwild workers to the same accuracy", async () => {
+  const data = [];
+  for (let i = 0; i < 300; i++) {
+    data.push({ labels: ["ko"], text: `한국어 문장 ${i % 7} 입니다` });
+    data.push({ labels: ["en"], text: `an english sentence ${i % 5}` });
+  }
+  const args = { dim: 8, epoch: 5, lr: 0.5, minn: 2, maxn: 3, bucket: 5000 };
+  const losses: number[] = [];
+  const model = await trainFastTextParallel(data, args, {
+    threads: 2,
+    onEpoch: (_, loss) => losses.push(loss),
+  });
+  assertEquals(losses.length, 5);
+  assert(losses[4] < losses[0], `loss falls: ${losses}`);
+  assertEquals(testFastText(model, data).p1, 1);
+  assertEquals(model.predict("새로운 한국어")[0].label, "ko");
 });
