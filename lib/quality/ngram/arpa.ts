@@ -31,47 +31,59 @@ import { Vocab } from "./vocab.ts";
 /** Formats a float the way ARPA files usually do (up to 8 significant digits). */
 function _num(x: number): string {
   if (x === 0) return "0";
-  return String(Number(x.toPrecision(8)));
+  let s = x.toPrecision(8);
+  if (s.includes("e")) return String(Number(s));
+  if (s.includes(".")) {
+    let end = s.length;
+    while (s.charCodeAt(end - 1) === 48) end--; // trailing zeros
+    if (s.charCodeAt(end - 1) === 46) end--; // a bare "."
+    s = s.slice(0, end);
+  }
+  return s;
 }
 
 /** Writes `model` as an ARPA file at `path` (atomically). */
 export async function writeArpa(model: NgramModel, path: string): Promise<void> {
   const out = await AtomicFile.open(path);
-  const enc = new TextEncoder();
-  let buf: string[] = [];
-  let size = 0;
-  const put = async (s: string) => {
-    buf.push(s);
-    size += s.length;
-    if (size > 1 << 20) {
-      await out.write(enc.encode(buf.join("")));
-      buf = [];
+  try {
+    const enc = new TextEncoder();
+    let parts: string[] = [];
+    let size = 0;
+    const flush = async () => {
+      await out.write(enc.encode(parts.join("")));
+      parts = [];
       size = 0;
+    };
+    const counts = model.counts();
+    parts.push("\\data\\\n");
+    for (let k = 1; k <= model.order; k++) parts.push(`ngram ${k}=${counts[k - 1]}\n`);
+    const words = model.vocab.words;
+    let prev: string[] = words;
+    for (let k = 1; k <= model.order; k++) {
+      parts.push(`\n\\${k}-grams:\n`);
+      const pr = model.prob[k - 1], bo = model.backoff[k - 1];
+      const last = k === model.order;
+      const texts: string[] = k === 1 || last ? prev : new Array(pr.length);
+      const t = model.tables[k - 1];
+      for (let i = 0; i < pr.length; i++) {
+        const text = k === 1 ? prev[i] : prev[t.ctx.data[i]] + " " + words[t.word.data[i]];
+        if (k > 1 && !last) texts[i] = text;
+        const line = last
+          ? _num(pr[i]) + "\t" + text + "\n"
+          : _num(pr[i]) + "\t" + text + "\t" + _num(bo[i]) + "\n";
+        parts.push(line);
+        size += line.length;
+        if (size > 1 << 20) await flush();
+      }
+      prev = texts;
     }
-  };
-  const counts = model.counts();
-  await put("\\data\\\n");
-  for (let k = 1; k <= model.order; k++) await put(`ngram ${k}=${counts[k - 1]}\n`);
-  let prev: string[] = model.vocab.words.slice();
-  for (let k = 1; k <= model.order; k++) {
-    await put(`\n\\${k}-grams:\n`);
-    const pr = model.prob[k - 1], bo = model.backoff[k - 1];
-    const texts: string[] = k === 1 ? prev : new Array(pr.length);
-    const t = model.tables[k - 1];
-    for (let i = 0; i < pr.length; i++) {
-      const text = k === 1
-        ? prev[i]
-        : `${prev[t.ctx.data[i]]} ${model.vocab.words[t.word.data[i]]}`;
-      if (k > 1) texts[i] = text;
-      await put(
-        k < model.order ? `${_num(pr[i])}\t${text}\t${_num(bo[i])}\n` : `${_num(pr[i])}\t${text}\n`,
-      );
-    }
-    prev = texts;
+    parts.push("\n\\end\\\n");
+    await flush();
+    await out.commit();
+  } catch (err) {
+    await out.abort();
+    throw err;
   }
-  await put("\n\\end\\\n");
-  await out.write(enc.encode(buf.join("")));
-  await out.commit();
 }
 
 /**
