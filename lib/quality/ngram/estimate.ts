@@ -135,7 +135,7 @@ export function estimateKneserNey(
     bos.push(b);
   }
   // Adjusted counts: distinct left extensions, except the top order and <s>-initial n-grams.
-  uni.fill(0);
+  if (N >= 2) uni.fill(0); // unigrams keep raw counts only when they are the top order
   for (let k = N; k >= 2; k--) {
     const o = k - 1, s = suf[o].data;
     for (let i = 0; i < ctx[o].length; i++) {

@@ -126,3 +126,17 @@ Deno.test("trainNgram() reads <s>, </s> and <unk> in the text as whitespace", as
     a.model.scoreSentence(["a", "b"]).logprob,
   );
 });
+
+Deno.test("trainNgram() of order 1 uses raw counts and sums to 1", async () => {
+  const { model } = await trainNgram(["a b a", "a c"], {
+    order: 1,
+    discountFallback: KENLM_FALLBACK,
+  });
+  const v = model.vocab;
+  let sum = 0;
+  for (let w = 0; w < v.size; w++) if (w !== 1) sum += Math.pow(10, model.prob[0][w]);
+  assertAlmostEquals(sum, 1, 1e-6);
+  // raw counts a:3, </s>:2, b:1, c:1 → a is the most likely
+  assert(model.prob[0][v.id("a")] > model.prob[0][v.id("</s>")]);
+  assert(model.prob[0][v.id("</s>")] > model.prob[0][v.id("b")]);
+});
