@@ -47,37 +47,51 @@ export async function writeArpa(model: NgramModel, path: string): Promise<void> 
   const out = await AtomicFile.open(path);
   try {
     const enc = new TextEncoder();
-    let parts: string[] = [];
-    let size = 0;
+    const buf = new Uint8Array(1 << 20);
+    let pos = 0;
     const flush = async () => {
-      await out.write(enc.encode(parts.join("")));
-      parts = [];
-      size = 0;
+      await out.write(buf.subarray(0, pos));
+      pos = 0;
+    };
+    const ascii = (s: string) => {
+      for (let i = 0; i < s.length; i++) buf[pos++] = s.charCodeAt(i);
     };
     const counts = model.counts();
-    parts.push("\\data\\\n");
-    for (let k = 1; k <= model.order; k++) parts.push(`ngram ${k}=${counts[k - 1]}\n`);
-    const words = model.vocab.words;
-    let prev: string[] = words;
+    ascii("\\data\\\n");
+    for (let k = 1; k <= model.order; k++) ascii(`ngram ${k}=${counts[k - 1]}\n`);
+    const wordBytes = model.vocab.words.map((w) => enc.encode(w));
+    const maxWord = Math.max(...wordBytes.map((b) => b.length));
+    const ids = new Int32Array(model.order);
     for (let k = 1; k <= model.order; k++) {
-      parts.push(`\n\\${k}-grams:\n`);
+      await flush();
+      ascii(`\n\\${k}-grams:\n`);
       const pr = model.prob[k - 1], bo = model.backoff[k - 1];
-      const last = k === model.order;
-      const texts: string[] = k === 1 || last ? prev : new Array(pr.length);
-      const t = model.tables[k - 1];
       for (let i = 0; i < pr.length; i++) {
-        const text = k === 1 ? prev[i] : prev[t.ctx.data[i]] + " " + words[t.word.data[i]];
-        if (k > 1 && !last) texts[i] = text;
-        const line = last
-          ? _num(pr[i]) + "\t" + text + "\n"
-          : _num(pr[i]) + "\t" + text + "\t" + _num(bo[i]) + "\n";
-        parts.push(line);
-        size += line.length;
-        if (size > 1 << 20) await flush();
+        if (pos + k * (maxWord + 1) + 64 > buf.length) await flush();
+        // the words of n-gram i, by walking its contexts down to the unigram
+        let node = i;
+        for (let o = k; o >= 2; o--) {
+          const tt = model.tables[o - 1];
+          ids[o - 1] = tt.word.data[node];
+          node = tt.ctx.data[node];
+        }
+        ids[0] = node;
+        ascii(_num(pr[i]));
+        buf[pos++] = 9;
+        for (let j = 0; j < k; j++) {
+          if (j > 0) buf[pos++] = 32;
+          const wb = wordBytes[ids[j]];
+          buf.set(wb, pos);
+          pos += wb.length;
+        }
+        if (k < model.order) {
+          buf[pos++] = 9;
+          ascii(_num(bo[i]));
+        }
+        buf[pos++] = 10;
       }
-      prev = texts;
     }
-    parts.push("\n\\end\\\n");
+    ascii("\n\\end\\\n");
     await flush();
     await out.commit();
   } catch (err) {
