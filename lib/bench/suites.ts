@@ -9,6 +9,7 @@ import { crawlBench } from "./crawl_bench.ts";
 import { ioBench } from "./io_bench.ts";
 import { gemmBench } from "./gemm_bench.ts";
 import { attentionBench } from "./attention_bench.ts";
+import { qualityBench } from "../quality/quality_bench.ts";
 
 /** The suites `deno task bench` knows. */
 export const BENCH_SUITES: BenchSuite[] = [
@@ -16,4 +17,5 @@ export const BENCH_SUITES: BenchSuite[] = [
   ioBench,
   gemmBench,
   attentionBench,
+  qualityBench,
 ];

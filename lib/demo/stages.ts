@@ -7,6 +7,7 @@
 
 import { corpusStage } from "./corpus_stage.ts";
 import { crawlStage } from "./crawl_stage.ts";
+import { qualityStage } from "../quality/demo_stage.ts";
 import type { DemoStage, PlannedStage } from "./stage.ts";
 
 /** Every stage of the pipeline, in order. */
@@ -14,11 +15,7 @@ export const DEMO_STAGES: (DemoStage | PlannedStage)[] = [
   corpusStage,
   crawlStage,
   { name: "filter", summary: "rule filters, PII scrubbing, MinHash-LSH dedup", planned: true },
-  {
-    name: "quality",
-    summary: "5-gram KN perplexity filter and fastText-style classifier",
-    planned: true,
-  },
+  qualityStage,
   { name: "tokenizer", summary: "Korean Unigram vocabulary merged into Llama 3.1", planned: true },
   { name: "train", summary: "tiny Llama base, then continual pretraining in FP8", planned: true },
   { name: "eval", summary: "Korean and English benchmarks before and after", planned: true },
