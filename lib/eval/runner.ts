@@ -79,8 +79,11 @@ export async function runTask(task: TaskConfig, opts: RunOptions): Promise<TaskR
   const data = await loadTaskData(task, opts.data);
   const { instances, skipped } = buildInstances(task, data, opts.limit);
   if (instances.length === 0) {
+    const own = skipped.find((s) => s.reason.startsWith(task.file)) ?? skipped[0];
     throw new UserError(
-      `${task.file}: no row could be evaluated (${skipped[0]?.reason ?? "empty dataset"})`,
+      own
+        ? `no row could be evaluated (${skipped.length} skipped; row ${own.row}: ${own.reason})`
+        : `${task.file}: no row could be evaluated (empty dataset ${data.eval.file})`,
     );
   }
   const model = opts.model;

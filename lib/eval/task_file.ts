@@ -171,6 +171,7 @@ export function validateTask(raw: unknown, file: string): TaskConfig {
   }
   const r = raw as Record<string, unknown>;
   for (const [k, v] of Object.entries(r)) {
+    if (v === undefined) continue;
     const kind = FIELDS[k];
     if (!kind) {
       throw new UserError(
