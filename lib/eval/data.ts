@@ -136,8 +136,16 @@ function _csvRecords(text: string): string[][] {
   return out;
 }
 
-/** Fetches a Hub dataset file into the cache (once) and returns its local path. */
+/**
+ * The local path of a Hub dataset file: a copy under the data root if there is one, else the file
+ * fetched with `@huggingface/hub` into the cache (once).
+ */
 export async function fetchHubFile(src: HubSource, opts: DataOptions): Promise<string> {
+  // A local copy of the repo under the data root wins: `<data-root>/<owner>/<name>/<file>`.
+  const mirrored = `${opts.dataRoot}/${src.repo}/${src.file}`;
+  try {
+    if ((await Deno.stat(mirrored)).isFile) return mirrored;
+  } catch { /* not mirrored */ }
   const cache = `${opts.cacheDir ?? "data/cache"}/hub/${src.repo}/${src.revision ?? "main"}`;
   const local = `${cache}/${src.file}`;
   try {
