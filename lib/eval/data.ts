@@ -165,7 +165,7 @@ export async function fetchHubFile(src: HubSource, opts: DataOptions): Promise<s
     throw new UserError(
       `hub dataset ${src.repo}/${src.file}: download failed (${
         (err as Error).message
-      }); offline? put the file under --data-root and use dataset_path`,
+      }); offline? put a copy at ${mirrored}`,
     );
   }
   if (!res) throw new UserError(`hub dataset ${src.repo}: no file "${src.file}"`);

@@ -47,7 +47,9 @@ export class TaskTemplates {
     const c = task.doc_to_choice;
     if (typeof c === "string") {
       this.choice = new RowTemplate(c);
-      const m = /^\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}$/.exec(c.trim());
+      const m = /^\{\{\s*([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)\s*\}\}$/.exec(
+        c.trim(),
+      );
       if (m) this.choiceColumn = m[1];
     } else if (Array.isArray(c)) this.choice = c.map((s) => new RowTemplate(s));
   }
@@ -64,7 +66,10 @@ export class TaskTemplates {
   /** The choices of a row. */
   choices(doc: Record<string, unknown>): string[] {
     if (this.choiceColumn) {
-      const v = doc[this.choiceColumn];
+      let v: unknown = doc;
+      for (const k of this.choiceColumn.split(".")) {
+        v = v !== null && typeof v === "object" ? (v as Record<string, unknown>)[k] : undefined;
+      }
       if (!Array.isArray(v)) throw new Error(`column "${this.choiceColumn}" is not a list`);
       return v.map(String);
     }
