@@ -6,6 +6,7 @@
  */
 
 import { corpusStage } from "./corpus_stage.ts";
+import { evalStage } from "../eval/demo_stage.ts";
 import type { DemoStage, PlannedStage } from "./stage.ts";
 
 /** Every stage of the pipeline, in order. */
@@ -20,7 +21,7 @@ export const DEMO_STAGES: (DemoStage | PlannedStage)[] = [
   },
   { name: "tokenizer", summary: "Korean Unigram vocabulary merged into Llama 3.1", planned: true },
   { name: "train", summary: "tiny Llama base, then continual pretraining in FP8", planned: true },
-  { name: "eval", summary: "Korean and English benchmarks before and after", planned: true },
+  evalStage,
 ];
 
 /** True for stages that exist. */
