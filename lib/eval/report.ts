@@ -28,13 +28,24 @@ export function tableRows(results: TaskResult[]): string[][] {
         Number.isFinite(m.stderr) ? _fmt(m.stderr) : "—",
         String(r.n),
         String(r.skipped_rows.length),
+        r.seconds.toFixed(1),
       ]);
     }
   }
   return rows;
 }
 
-const HEADER = ["task", "shots", "metric", "filter", "value", "± stderr", "n", "rows skipped"];
+const HEADER = [
+  "task",
+  "shots",
+  "metric",
+  "filter",
+  "value",
+  "± stderr",
+  "n",
+  "rows skipped",
+  "seconds",
+];
 
 function _fmt(x: number): string {
   return Number.isFinite(x) ? x.toFixed(4) : String(x);

@@ -161,7 +161,7 @@ function _checkKeys(file: string, where: string, obj: object, known: string[]) {
  * ```ts
  * import { validateTask } from "./task_file.ts";
  * const t = validateTask({ task: "t", dataset_path: "x.jsonl", output_type: "loglikelihood",
- *   doc_to_text: "{{ a }}", doc_to_target: "{{ b }}" }, "t.yaml");
+ *   doc_to_text: "{{ a }}", doc_to_target: "{{ b }}", metric_list: [{ metric: "acc" }] }, "t.yaml");
  * t.num_fewshot; // 0
  * ```
  */
