@@ -55,7 +55,7 @@ const runSpec = {
       type: "integer",
       default: 2_000_000,
       min: 1,
-      description: "ngram: characters of training text used at most",
+      description: "ngram: characters used at most from each training file",
     },
     base_url: { type: "string", description: "openai: server base URL, e.g. http://host:8000/v1" },
     model_name: { type: "string", description: "openai: model name sent to the server" },

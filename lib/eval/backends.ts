@@ -26,12 +26,14 @@ export interface BackendOptions {
   batchSize?: number;
 }
 
-/** Reads training text: JSONL document records (`.jsonl`, `.jsonl.gz`) or plain text files. */
+/**
+ * Reads training text: JSONL document records (`.jsonl`, `.jsonl.gz`) or plain text files, at most
+ * `maxChars` characters from each file.
+ */
 export async function readTrainingText(paths: string[], maxChars = Infinity): Promise<string[]> {
   const out: string[] = [];
-  let n = 0;
   for (const p of paths) {
-    if (n >= maxChars) break;
+    let n = 0;
     if (/\.jsonl(\.gz)?$/.test(p)) {
       for await (const d of readDocs(p)) {
         out.push(d.text.slice(0, maxChars - n));
