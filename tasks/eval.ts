@@ -142,9 +142,23 @@ if (import.meta.main) {
         batchSize: o.batch_size,
       });
       const taskFiles = await _files(p.positionals);
+      const modelName = model === "oracle" ? "oracle" : model.name;
+      if (o.resume) {
+        let before: Record<string, unknown>;
+        try {
+          before = JSON.parse(await Deno.readTextFile(`${o.resume}/config.json`));
+        } catch {
+          throw new UserError(`--resume ${o.resume}: not an eval run folder (no config.json)`);
+        }
+        if (before.model !== modelName) {
+          throw new UserError(
+            `--resume ${o.resume}: that run used model "${before.model}", this one is "${modelName}"`,
+          );
+        }
+      }
       const run = await createRun({
         task: "eval",
-        config: { ...o, task_files: taskFiles },
+        config: { ...o, model: modelName, task_files: taskFiles },
         runsDir: o.runs_dir,
         dir: o.resume,
         gpu: false,

@@ -84,6 +84,30 @@ Deno.test("deno task eval run evaluates a folder of task files and reports the b
   assert.equal(json.results.length, 2);
   assert.ok(await Deno.stat(`${ROOT}/${runDir}/results.html`));
 
+  // Resume: the same model continues from the cache; another model is refused.
+  const ngramArgs = (order: string) => [
+    "run",
+    `${rel}/tasks`,
+    "--backend",
+    "ngram",
+    "--train-text",
+    `${rel}/data/train.txt`,
+    "--ngram-order",
+    order,
+    "--data-root",
+    `${rel}/data`,
+    "--resume",
+    runDir,
+    "-q",
+  ];
+  const resumed = await evalTask(ngramArgs("3"));
+  assert.equal(resumed.code, 0, resumed.stderr);
+  const again = JSON.parse(await Deno.readTextFile(`${ROOT}/${runDir}/results.json`));
+  for (const r of again.results) assert.equal(r.requests.cached, r.requests.unique, r.task);
+  const other = await evalTask(ngramArgs("4"));
+  assert.equal(other.code, 2);
+  assert.match(other.stderr, /that run used model "char-3gram-[0-9a-f]{8}"/);
+
   const oracle = await evalTask([
     "run",
     `${rel}/tasks/gen.yaml`,

@@ -54,6 +54,20 @@ export async function readTrainingText(paths: string[], maxChars = Infinity): Pr
   return out;
 }
 
+/** FNV-1a (32-bit, hex) over the UTF-16 code units of the texts, in order. */
+export function textFingerprint(texts: string[]): string {
+  let h = 0x811c9dc5;
+  for (const t of texts) {
+    for (let i = 0; i < t.length; i++) {
+      h ^= t.charCodeAt(i);
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    h ^= 0x1e;
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  return h.toString(16).padStart(8, "0");
+}
+
 /** Creates the model for a run. */
 export async function createModel(o: BackendOptions): Promise<EvalModel | "oracle"> {
   switch (o.backend) {
@@ -67,7 +81,10 @@ export async function createModel(o: BackendOptions): Promise<EvalModel | "oracl
       }
       const texts = await readTrainingText(o.trainText, o.maxTrainChars);
       const order = o.ngramOrder ?? 5;
-      return new TokenLMModel(new CharNgramLM(texts, order, `char-${order}gram`));
+      // The name carries a fingerprint of the training text: cached answers of another model
+      // trained on other text are never reused.
+      const name = `char-${order}gram-${textFingerprint(texts)}`;
+      return new TokenLMModel(new CharNgramLM(texts, order, name));
     }
     case "openai":
       if (!o.baseUrl || !o.modelName) {
