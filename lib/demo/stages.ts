@@ -8,6 +8,7 @@
 import { corpusStage } from "./corpus_stage.ts";
 import { crawlStage } from "./crawl_stage.ts";
 import { qualityStage } from "../quality/demo_stage.ts";
+import { evalStage } from "../eval/demo_stage.ts";
 import type { DemoStage, PlannedStage } from "./stage.ts";
 
 /** Every stage of the pipeline, in order. */
@@ -18,7 +19,7 @@ export const DEMO_STAGES: (DemoStage | PlannedStage)[] = [
   qualityStage,
   { name: "tokenizer", summary: "Korean Unigram vocabulary merged into Llama 3.1", planned: true },
   { name: "train", summary: "tiny Llama base, then continual pretraining in FP8", planned: true },
-  { name: "eval", summary: "Korean and English benchmarks before and after", planned: true },
+  evalStage,
 ];
 
 /** True for stages that exist. */

@@ -1,0 +1,123 @@
+/**
+ * The one model interface evaluation talks to, and the adapter that implements it on top of any
+ * token-level causal LM (a Jikji checkpoint once the training code provides one, or the in-process
+ * character n-gram LM of ngram.ts).
+ *
+ * @module
+ */
+
+/** Log-probability of a continuation given a context, and whether greedy decoding yields it. */
+export interface LoglikelihoodResult {
+  logprob: number;
+  isGreedy: boolean;
+}
+
+/** A loglikelihood request. */
+export interface LoglikelihoodRequest {
+  context: string;
+  continuation: string;
+}
+
+/** A generation request (greedy, stops at the first `until` string or `maxTokens`). */
+export interface GenerateRequest {
+  prompt: string;
+  until: string[];
+  maxTokens: number;
+}
+
+/** What evaluation needs from a model. Batch methods take many requests at once. */
+export interface EvalModel {
+  /** A name recorded in results (and in the request cache key). */
+  readonly name: string;
+  /** Requests per batch the backend prefers. */
+  readonly batchSize: number;
+  loglikelihood(requests: LoglikelihoodRequest[]): Promise<LoglikelihoodResult[]>;
+  generate(requests: GenerateRequest[]): Promise<string[]>;
+}
+
+/**
+ * A causal LM over token ids: the contract a Jikji checkpoint (issue 4's Llama) implements to be
+ * evaluated. `nextLogProbs(ids)` returns log-probabilities of every next token after `ids`.
+ */
+export interface TokenLM {
+  readonly name: string;
+  encode(text: string): number[];
+  decode(ids: number[]): string;
+  /** Log-probabilities (length = vocabulary) of the token after `ids`. */
+  nextLogProbs(ids: number[]): ArrayLike<number>;
+  /** Longest input in tokens; longer contexts are cut from the left. */
+  readonly maxLength: number;
+}
+
+/** Index of the largest entry. */
+function _argmax(xs: ArrayLike<number>): number {
+  let b = 0;
+  for (let i = 1; i < xs.length; i++) if (xs[i] > xs[b]) b = i;
+  return b;
+}
+
+/**
+ * Evaluation over a {@linkcode TokenLM}, as lm-eval's HF backend: context and continuation are
+ * encoded separately (an empty context is scored from the continuation's first token on), the
+ * continuation's token log-probs are summed, greedy means each is the argmax.
+ */
+export class TokenLMModel implements EvalModel {
+  readonly name: string;
+  readonly batchSize = 1;
+  constructor(readonly lm: TokenLM) {
+    this.name = lm.name;
+  }
+
+  /** Scores one request. */
+  score(context: string, continuation: string): LoglikelihoodResult {
+    const ctx = this.lm.encode(context);
+    const cont = this.lm.encode(continuation);
+    let logprob = 0;
+    let isGreedy = true;
+    const seq = [...ctx];
+    for (const tok of cont) {
+      const window = seq.slice(Math.max(0, seq.length - this.lm.maxLength + 1));
+      const lp = this.lm.nextLogProbs(window);
+      logprob += lp[tok];
+      if (_argmax(lp) !== tok) isGreedy = false;
+      seq.push(tok);
+    }
+    return { logprob, isGreedy };
+  }
+
+  loglikelihood(requests: LoglikelihoodRequest[]): Promise<LoglikelihoodResult[]> {
+    return Promise.resolve(requests.map((r) => this.score(r.context, r.continuation)));
+  }
+
+  /** Greedy decoding until a stop string appears or `maxTokens` tokens were made. */
+  generateOne(req: GenerateRequest): string {
+    const seq = this.lm.encode(req.prompt);
+    const out: number[] = [];
+    let text = "";
+    for (let i = 0; i < req.maxTokens; i++) {
+      const window = seq.slice(Math.max(0, seq.length - this.lm.maxLength + 1));
+      const tok = _argmax(this.lm.nextLogProbs(window));
+      seq.push(tok);
+      out.push(tok);
+      text = this.lm.decode(out);
+      const stop = _firstStop(text, req.until);
+      if (stop >= 0) return text.slice(0, stop);
+    }
+    return text;
+  }
+
+  generate(requests: GenerateRequest[]): Promise<string[]> {
+    return Promise.resolve(requests.map((r) => this.generateOne(r)));
+  }
+}
+
+/** Position of the earliest stop string in `text`, or -1. */
+export function _firstStop(text: string, until: string[]): number {
+  let best = -1;
+  for (const u of until) {
+    if (!u) continue;
+    const i = text.indexOf(u);
+    if (i >= 0 && (best < 0 || i < best)) best = i;
+  }
+  return best;
+}
