@@ -1,0 +1,246 @@
+/**
+ * Thunder-LLM's rule filters (Thunder-LLM: Efficiently Adapting LLMs to Korean with Minimal
+ * Resources, SNU 2025, §pre-processing, itself following Gopher (Rae et al. 2021) and datatrove's
+ * quality filters). All thresholds are configurable; the defaults are the paper's:
+ *
+ * - "10 … 10,000,000 whitespace words per document";
+ * - "mean word length 2 … 10 characters";
+ * - "Hangul share ≥ 0.8, measured per character over the whole text" — Hangul characters over all
+ *   non-whitespace characters (counting whitespace would put ordinary Korean prose, ~20% spaces,
+ *   below 0.8);
+ * - "the most frequent word 5-gram covers ≤ 15% of all word 5-grams" (only checked once some
+ *   5-gram repeats: a short document of distinct 5-grams is not repetitive);
+ * - "lines that do not end in sentence-final punctuation are removed from the document" — the
+ *   {@linkcode LinePunctuation} transform;
+ * - "word and character 10-gram repetition ratio ≤ 0.5" — the share of words (characters) lying in
+ *   a 10-gram that occurs more than once.
+ *
+ * Korean-aware: syllables (U+AC00–D7A3) and jamo (U+1100–11FF, U+3130–318F, U+A960–A97F,
+ * U+D7B0–D7FF) both count as Hangul; full-width punctuation counts as punctuation; character
+ * n-grams are over code points.
+ *
+ * @module
+ */
+
+import type { Doc } from "../io/jsonl.ts";
+import { BaseFilter, BaseTransform, type FilterVerdict } from "../pipeline/step.ts";
+
+/** Thresholds of {@linkcode Rules}. */
+export interface RuleOptions {
+  min_words: number;
+  max_words: number;
+  min_mean_word_length: number;
+  max_mean_word_length: number;
+  min_hangul_ratio: number;
+  max_top_5gram_share: number;
+  max_word_10gram_repetition: number;
+  max_char_10gram_repetition: number;
+}
+
+/** The paper's defaults. */
+export const RULE_DEFAULTS: RuleOptions = {
+  min_words: 10,
+  max_words: 10_000_000,
+  min_mean_word_length: 2,
+  max_mean_word_length: 10,
+  min_hangul_ratio: 0.8,
+  max_top_5gram_share: 0.15,
+  max_word_10gram_repetition: 0.5,
+  max_char_10gram_repetition: 0.5,
+};
+
+/** True for a Hangul code point (syllable or jamo of any block). */
+export function isHangul(cp: number): boolean {
+  return (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0x1100 && cp <= 0x11ff) ||
+    (cp >= 0x3130 && cp <= 0x318f) || (cp >= 0xa960 && cp <= 0xa97f) ||
+    (cp >= 0xd7b0 && cp <= 0xd7ff);
+}
+
+/** Hangul characters over all non-whitespace characters (0 for a text without any). */
+export function hangulRatio(text: string): number {
+  let hangul = 0;
+  let total = 0;
+  for (const ch of text) {
+    const cp = ch.codePointAt(0)!;
+    if (cp === 32 || cp === 10 || cp === 9 || cp === 13 || cp === 0x3000) continue;
+    total++;
+    if (isHangul(cp)) hangul++;
+  }
+  return total === 0 ? 0 : hangul / total;
+}
+
+/** Whitespace-separated words. */
+export function words(text: string): string[] {
+  return text.split(/\s+/).filter((w) => w !== "");
+}
+
+/** Mean length of the words in code points. */
+export function meanWordLength(ws: string[]): number {
+  if (ws.length === 0) return 0;
+  let n = 0;
+  for (const w of ws) n += _cpLength(w);
+  return n / ws.length;
+}
+
+/**
+ * Share of all word n-grams taken by the most frequent one; 0 when no n-gram occurs twice.
+ */
+export function topNgramShare(ws: string[], n = 5): number {
+  const total = ws.length - n + 1;
+  if (total <= 1) return 0;
+  const counts = new Map<string, number>();
+  let top = 0;
+  for (let i = 0; i < total; i++) {
+    const key = ws.slice(i, i + n).join("\u0001");
+    const c = (counts.get(key) ?? 0) + 1;
+    counts.set(key, c);
+    if (c > top) top = c;
+  }
+  return top < 2 ? 0 : top / total;
+}
+
+/**
+ * Repetition ratio of a sequence: the share of items lying inside an n-gram that occurs more than
+ * once (weighted by `weight(item)`, e.g. word length).
+ */
+export function repetitionRatio<T>(
+  items: T[],
+  n: number,
+  key: (i: number) => string,
+  weight: (item: T) => number = () => 1,
+): number {
+  const total = items.length - n + 1;
+  if (total <= 1) return 0;
+  const first = new Map<string, number>();
+  const repeated = new Uint8Array(total);
+  for (let i = 0; i < total; i++) {
+    const k = key(i);
+    const f = first.get(k);
+    if (f === undefined) first.set(k, i);
+    else {
+      repeated[i] = 1;
+      repeated[f] = 1;
+    }
+  }
+  const covered = new Uint8Array(items.length);
+  for (let i = 0; i < total; i++) {
+    if (repeated[i]) covered.fill(1, i, i + n);
+  }
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < items.length; i++) {
+    const w = weight(items[i]);
+    den += w;
+    if (covered[i]) num += w;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+/** Share of words (by characters) inside a repeated word 10-gram. */
+export function wordRepetition(ws: string[], n = 10): number {
+  return repetitionRatio(ws, n, (i) => ws.slice(i, i + n).join("\u0001"), _cpLength);
+}
+
+/** Share of non-space characters inside a repeated character 10-gram (over code points). */
+export function charRepetition(text: string, n = 10): number {
+  const cps = Array.from(text.replace(/\s+/g, " "));
+  return repetitionRatio(cps, n, (i) => cps.slice(i, i + n).join(""), (c) => (c === " " ? 0 : 1));
+}
+
+/** The document-level rule filter. Reasons name the failed rule. */
+export class Rules extends BaseFilter {
+  readonly name = "rules";
+  readonly options: RuleOptions;
+
+  constructor(options: Partial<RuleOptions> = {}) {
+    super();
+    this.options = { ...RULE_DEFAULTS, ...options };
+  }
+
+  filter(doc: Doc): FilterVerdict {
+    const o = this.options;
+    const ws = words(doc.text);
+    if (ws.length < o.min_words) return [false, "too_few_words"];
+    if (ws.length > o.max_words) return [false, "too_many_words"];
+    const mean = meanWordLength(ws);
+    if (mean < o.min_mean_word_length) return [false, "mean_word_length_low"];
+    if (mean > o.max_mean_word_length) return [false, "mean_word_length_high"];
+    if (hangulRatio(doc.text) < o.min_hangul_ratio) return [false, "hangul_ratio"];
+    if (topNgramShare(ws, 5) > o.max_top_5gram_share) return [false, "top_5gram_share"];
+    if (wordRepetition(ws, 10) > o.max_word_10gram_repetition) return [false, "word_repetition"];
+    if (charRepetition(doc.text, 10) > o.max_char_10gram_repetition) {
+      return [false, "char_repetition"];
+    }
+    return true;
+  }
+}
+
+/**
+ * Sentence-final marks: ASCII and full-width `. ? !`, the ideographic full stop, ellipses. A line
+ * may close with quotes or brackets after them.
+ */
+export const TERMINAL_PUNCTUATION = [".", "?", "!", "。", "．", "？", "！", "…", "⋯"];
+
+/**
+ * Korean sentence endings accepted without punctuation: the declarative `-다` (…합니다, …이다),
+ * polite `-요`, `-죠`, interrogative `-까`, and the nominal endings of notes and reports
+ * (`-음`, `-함`, `-됨`, `-임`) that Korean writing often leaves unpunctuated.
+ */
+export const KOREAN_ENDINGS = ["다", "요", "죠", "까", "음", "함", "됨", "임"];
+
+const _CLOSERS = /["'”’」』)\]）》〉»]+$/u;
+
+/** True when `line` ends like a sentence (punctuation or a Korean ending, before closers). */
+export function endsSentence(
+  line: string,
+  punctuation = TERMINAL_PUNCTUATION,
+  endings = KOREAN_ENDINGS,
+): boolean {
+  const t = line.trimEnd().replace(_CLOSERS, "");
+  if (t === "") return false;
+  const last = Array.from(t.slice(-2)).pop()!;
+  return punctuation.includes(last) || endings.includes(last);
+}
+
+/** Options of {@linkcode LinePunctuation}. */
+export interface LinePunctuationOptions {
+  punctuation: string[];
+  korean_endings: string[];
+}
+
+/**
+ * The line filter: lines that do not end a sentence are removed from the document; a document
+ * left without lines is dropped ("empty"). Counts removed lines in `counters.lines_removed`.
+ */
+export class LinePunctuation extends BaseTransform {
+  readonly name = "line_punctuation";
+  readonly options: LinePunctuationOptions;
+
+  constructor(options: Partial<LinePunctuationOptions> = {}) {
+    super();
+    this.options = {
+      punctuation: TERMINAL_PUNCTUATION,
+      korean_endings: KOREAN_ENDINGS,
+      ...options,
+    };
+  }
+
+  transform(doc: Doc): Doc {
+    const lines = doc.text.split("\n");
+    const kept = lines.filter((l) =>
+      l.trim() !== "" && endsSentence(l, this.options.punctuation, this.options.korean_endings)
+    );
+    const dropped = lines.filter((l) => l.trim() !== "").length - kept.length;
+    this.stats.counters.lines_removed = (this.stats.counters.lines_removed ?? 0) + dropped;
+    return { ...doc, text: kept.join("\n") };
+  }
+}
+
+function _cpLength(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0xdc00 || c > 0xdfff) n++;
+  }
+  return n;
+}
