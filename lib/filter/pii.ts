@@ -202,11 +202,11 @@ export class PiiScrub extends BaseTransform {
   }
 }
 
-/** No digit (nor a digit after a dot or comma) directly before `start` or after `end`. */
+/** No digit (nor a digit then `-` `.` `,`) directly before `start` or after `end`. */
 function _bounded(text: string, start: number, end: number): boolean {
   const before = text.slice(Math.max(0, start - 2), start);
   const after = text.slice(end, end + 2);
-  if (/\d$/.test(before) || /[.,]?\d$/.test(before) && /[.,]\d$/.test(before)) return false;
+  if (/\d[-.,]?$/.test(before)) return false;
   if (/^\d/.test(after) || /^[.,-]\d/.test(after)) return false;
   return true;
 }
