@@ -13,6 +13,7 @@ const _SPACES = /[\t\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/g;
 // Invisible characters that only get in the way: zero-width space, word joiner, BOM, soft hyphen.
 const _INVISIBLE = /[\u200b\u2060\ufeff\u00ad]/g;
 // C0/C1 controls other than tab and newline.
+// deno-lint-ignore no-control-regex
 const _CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
 /**
