@@ -1,0 +1,340 @@
+/**
+ * Deduplication, exact then near: documents get a 64-bit content hash and, for MinHash-LSH, one
+ * 64-bit key per band of their signature. Each shard writes these keys as sorted runs on disk
+ * ({@linkcode DedupSigner}); {@linkcode clusterRuns} merges the runs of all shards, removes every
+ * exact copy but the first, joins documents that share a band bucket with union-find, and removes
+ * every member of a cluster but the first (lowest shard, then position). Memory holds one byte and
+ * one u32 per document (the decision and the union-find parent), never the keys.
+ *
+ * @module
+ */
+
+import { type Doc, readDocs } from "../io/jsonl.ts";
+import { UserError } from "../io/errors.ts";
+import { writeJsonAtomic } from "../io/atomic.ts";
+import { emptyStats, type PipelineStep, type StepContext } from "../pipeline/step.ts";
+import {
+  bandKeys,
+  fmix32,
+  fnv1a,
+  makePermutations,
+  MINHASH_DEFAULTS,
+  type MinhashOptions,
+  shingleHashes,
+} from "./minhash.ts";
+import { WasmMinhasher } from "./minhash_wasm.ts";
+import { GpuMinhasher } from "./minhash_gpu.ts";
+import { mergeRuns, RunWriter } from "./sorted_runs.ts";
+
+/** Where signatures are computed. */
+export type DedupDevice = "auto" | "cpu" | "gpu";
+
+/** What to deduplicate and how. */
+export interface DedupOptions {
+  exact: boolean;
+  /** MinHash-LSH settings; null for exact dedup only. */
+  minhash: MinhashOptions | null;
+  device: DedupDevice;
+  /** Documents per GPU batch. */
+  batch_docs?: number;
+  /** Records per band held in memory before a sorted run is spilled. */
+  run_records?: number;
+}
+
+/** Decision codes of {@linkcode clusterRuns}. */
+export const KEEP = 0;
+export const EXACT_DUPLICATE = 1;
+export const NEAR_DUPLICATE = 2;
+/** The removal reason of each code. */
+export const DEDUP_REASONS = ["", "exact_duplicate", "near_duplicate"];
+
+/** A 64-bit content hash (two independent 32-bit hashes) of `text`. */
+export function contentHash(text: string): [number, number] {
+  let h = 0x1b873593 ^ text.length;
+  for (let i = 0; i < text.length; i++) {
+    h = Math.imul(h ^ text.charCodeAt(i), 0x5bd1e995);
+    h ^= h >>> 15;
+  }
+  return [fnv1a(text), fmix32(h >>> 0)];
+}
+
+interface _Index {
+  version: 1;
+  shard: number;
+  count: number;
+  exact: boolean;
+  minhash: MinhashOptions | null;
+  backend: string;
+  exact_runs: string[];
+  band_runs: string[][];
+}
+
+/** Stage 1 of dedup for one shard: writes its content hashes and band keys as sorted runs. */
+export class DedupSigner {
+  readonly dir: string;
+  readonly shard: number;
+  readonly options: DedupOptions;
+  /** "gpu", "cpu-wasm" or "none". */
+  readonly backend: string;
+  count = 0;
+  #exact?: RunWriter;
+  #bands: RunWriter[] = [];
+  #wasm?: WasmMinhasher;
+  #gpu?: GpuMinhasher;
+  #pending: { seq: number; shingles: Uint32Array }[] = [];
+
+  private constructor(
+    dir: string,
+    shard: number,
+    options: DedupOptions,
+    backend: string,
+    wasm?: WasmMinhasher,
+    gpu?: GpuMinhasher,
+  ) {
+    this.dir = dir;
+    this.shard = shard;
+    this.options = options;
+    this.backend = backend;
+    this.#wasm = wasm;
+    this.#gpu = gpu;
+    const recs = options.run_records ?? 1 << 18;
+    if (options.exact) this.#exact = new RunWriter(dir, "exact", recs);
+    for (let b = 0; b < (options.minhash?.bands ?? 0); b++) {
+      this.#bands.push(new RunWriter(dir, `band${String(b).padStart(2, "0")}`, recs));
+    }
+  }
+
+  /** Opens a signer writing into `dir` (created; old runs there are replaced). */
+  static async open(dir: string, shard: number, options: DedupOptions): Promise<DedupSigner> {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.mkdir(dir, { recursive: true });
+    const mh = options.minhash;
+    if (!mh) return new DedupSigner(dir, shard, options, "none");
+    const perms = makePermutations(mh.bands * mh.rows, mh.seed);
+    if (options.device !== "cpu") {
+      try {
+        const gpu = await GpuMinhasher.create(perms);
+        return new DedupSigner(dir, shard, options, "gpu", undefined, gpu);
+      } catch (err) {
+        if (options.device === "gpu") {
+          throw new UserError(
+            `device: gpu was asked for but WebGPU is not available (${
+              (err as Error).message
+            }); use device: cpu or auto`,
+          );
+        }
+      }
+    }
+    return new DedupSigner(dir, shard, options, "cpu-wasm", new WasmMinhasher(perms));
+  }
+
+  /** Adds the next document of the shard (its position is the order of calls). */
+  async add(doc: Doc): Promise<void> {
+    const seq = this.count++;
+    if (this.#exact) {
+      const [h1, h2] = contentHash(doc.text);
+      await this.#exact.add(h1, h2, this.shard, seq);
+    }
+    const mh = this.options.minhash;
+    if (!mh) return;
+    const shingles = shingleHashes(doc.text, mh.ngram, mh.shingle);
+    if (shingles.length === 0) return; // nothing to compare: never a near duplicate
+    if (this.#wasm) {
+      await this.#writeBands(seq, this.#wasm.signature(shingles));
+      return;
+    }
+    this.#pending.push({ seq, shingles });
+    if (this.#pending.length >= (this.options.batch_docs ?? 2048)) await this.#flushGpu();
+  }
+
+  async #flushGpu(): Promise<void> {
+    if (this.#pending.length === 0) return;
+    const k = this.#gpu!.numPerm;
+    const sigs = await this.#gpu!.signatures(this.#pending.map((p) => p.shingles));
+    for (let i = 0; i < this.#pending.length; i++) {
+      await this.#writeBands(this.#pending[i].seq, sigs.subarray(i * k, (i + 1) * k));
+    }
+    this.#pending = [];
+  }
+
+  async #writeBands(seq: number, sig: Uint32Array): Promise<void> {
+    const mh = this.options.minhash!;
+    const keys = bandKeys(sig, mh.bands, mh.rows);
+    for (let b = 0; b < mh.bands; b++) {
+      await this.#bands[b].add(keys[2 * b], keys[2 * b + 1], this.shard, seq);
+    }
+  }
+
+  /** Writes the remaining runs and `index.json` (the shard's completion record). */
+  async close(): Promise<void> {
+    await this.#flushGpu();
+    const index: _Index = {
+      version: 1,
+      shard: this.shard,
+      count: this.count,
+      exact: this.options.exact,
+      minhash: this.options.minhash,
+      backend: this.backend,
+      exact_runs: (await this.#exact?.close() ?? []).map(_base),
+      band_runs: await Promise.all(this.#bands.map(async (w) => (await w.close()).map(_base))),
+    };
+    await writeJsonAtomic(`${this.dir}/index.json`, index);
+  }
+}
+
+/**
+ * Stage 2: merges the runs of every shard folder (in shard order) and returns, per shard, one
+ * decision per document: {@linkcode KEEP}, {@linkcode EXACT_DUPLICATE}, {@linkcode NEAR_DUPLICATE}.
+ */
+export async function clusterRuns(shardDirs: string[]): Promise<Uint8Array[]> {
+  const indexes: _Index[] = [];
+  for (const dir of shardDirs) {
+    const idx = await Deno.readTextFile(`${dir}/index.json`).then(JSON.parse, () => null) as
+      | _Index
+      | null;
+    if (!idx) {
+      throw new UserError(`${dir}/index.json: missing; that shard did not finish (rerun it)`);
+    }
+    indexes.push(idx);
+  }
+  const first = indexes[0];
+  for (const idx of indexes) {
+    if (
+      JSON.stringify(idx.minhash) !== JSON.stringify(first.minhash) || idx.exact !== first.exact
+    ) {
+      throw new UserError(
+        `${
+          shardDirs[indexes.indexOf(idx)]
+        }: written with other dedup settings than shard 0 (rerun all shards with one config)`,
+      );
+    }
+  }
+  const offsets = [0];
+  for (const idx of indexes) offsets.push(offsets[offsets.length - 1] + idx.count);
+  const total = offsets[offsets.length - 1];
+  const decision = new Uint8Array(total);
+  const runs = (pick: (i: _Index) => string[]) =>
+    indexes.flatMap((idx, s) => pick(idx).map((f) => `${shardDirs[s]}/${f}`));
+  if (first.exact) {
+    let lastHi = -1;
+    let lastLo = -1;
+    await mergeRuns(runs((i) => i.exact_runs), (hi, lo, shard, seq) => {
+      if (hi === lastHi && lo === lastLo) decision[offsets[shard] + seq] = EXACT_DUPLICATE;
+      lastHi = hi;
+      lastLo = lo;
+    });
+  }
+  if (first.minhash) {
+    const uf = new UnionFind(total);
+    for (let b = 0; b < first.minhash.bands; b++) {
+      let lastHi = -1;
+      let lastLo = -1;
+      let head = -1;
+      await mergeRuns(runs((i) => i.band_runs[b]), (hi, lo, shard, seq) => {
+        const doc = offsets[shard] + seq;
+        if (hi !== lastHi || lo !== lastLo) {
+          lastHi = hi;
+          lastLo = lo;
+          head = -1;
+        }
+        if (decision[doc] === EXACT_DUPLICATE) return;
+        if (head < 0) head = doc;
+        else uf.union(head, doc);
+      });
+    }
+    for (let d = 0; d < total; d++) {
+      if (decision[d] === KEEP && uf.find(d) !== d) decision[d] = NEAR_DUPLICATE;
+    }
+  }
+  return indexes.map((_, s) => decision.slice(offsets[s], offsets[s + 1]));
+}
+
+/** Union-find over 0…n−1 with path halving; the root of a set is its smallest member. */
+export class UnionFind {
+  readonly parent: Uint32Array;
+
+  constructor(n: number) {
+    this.parent = new Uint32Array(n);
+    for (let i = 0; i < n; i++) this.parent[i] = i;
+  }
+
+  /** The root (smallest member) of `x`'s set. */
+  find(x: number): number {
+    const p = this.parent;
+    while (p[x] !== x) {
+      p[x] = p[p[x]];
+      x = p[x];
+    }
+    return x;
+  }
+
+  /** Joins the sets of `a` and `b`. */
+  union(a: number, b: number): void {
+    const ra = this.find(a);
+    const rb = this.find(b);
+    if (ra < rb) this.parent[rb] = ra;
+    else if (rb < ra) this.parent[ra] = rb;
+  }
+}
+
+/**
+ * The dedup steps `exact_dedup` and `minhash_dedup` as pipeline steps. Run alone (one process),
+ * a step spools its input to `workDir`, signs, clusters and yields the kept documents; the filter
+ * runner instead runs the signing per shard and the clustering in its merge step.
+ */
+export class DedupStep implements PipelineStep {
+  readonly name: string;
+  readonly options: DedupOptions;
+  readonly stats = emptyStats();
+
+  constructor(name: "exact_dedup" | "minhash_dedup", options: DedupOptions) {
+    this.name = name;
+    this.options = options;
+  }
+
+  async *run(docs: AsyncIterable<Doc>, ctx: StepContext): AsyncIterable<Doc> {
+    const base = ctx.workDir ?? await Deno.makeTempDir({ prefix: "jikji-dedup-" });
+    const dir = `${base}/${this.name}`;
+    const signer = await DedupSigner.open(`${dir}/sig`, 0, this.options);
+    const spool = `${dir}/spool.jsonl`;
+    const file = await Deno.open(spool, { write: true, create: true, truncate: true });
+    const enc = new TextEncoder();
+    try {
+      for await (const doc of docs) {
+        this.stats.docs_in++;
+        this.stats.chars_in += doc.text.length;
+        await file.write(enc.encode(JSON.stringify(doc) + "\n"));
+        await signer.add(doc);
+      }
+    } finally {
+      file.close();
+    }
+    await signer.close();
+    const [decisions] = await clusterRuns([`${dir}/sig`]);
+    let seq = 0;
+    for await (const doc of readDocs(spool)) {
+      const d = decisions[seq++];
+      if (d === KEEP) {
+        this.stats.docs_out++;
+        this.stats.chars_out += doc.text.length;
+        yield doc;
+      } else {
+        const reason = DEDUP_REASONS[d];
+        this.stats.removed[reason] = (this.stats.removed[reason] ?? 0) + 1;
+        await ctx.onRemoved?.(doc, this.name, reason);
+      }
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+/** The default MinHash settings with `over` applied, validated. */
+export function minhashOptions(over: Partial<MinhashOptions>): MinhashOptions {
+  const o = { ...MINHASH_DEFAULTS, ...over };
+  if (o.bands * o.rows > 4096) throw new UserError(`minhash: bands × rows must be ≤ 4096`);
+  return o;
+}
+
+function _base(p: string): string {
+  return p.slice(p.lastIndexOf("/") + 1);
+}

@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import {
+  bandKeys,
+  candidateProbability,
+  jaccard,
+  makePermutations,
+  permute,
+  shingleHashes,
+  signatureCpu,
+} from "./minhash.ts";
+import { WasmMinhasher } from "./minhash_wasm.ts";
+import { generateNearDupSet } from "./near_dup_set.ts";
+import { mulberry32 } from "./pii_eval.ts";
+
+const P = (1n << 61n) - 1n;
+
+Deno.test("permute() equals ((a·x + b) mod 2^61−1) mod 2^32 computed with BigInt", () => {
+  const perms = makePermutations(64, 9);
+  const rnd = mulberry32(1);
+  const xs = [
+    0,
+    1,
+    0xffffffff,
+    0x80000000,
+    ...Array.from({ length: 3000 }, () => (rnd() * 2 ** 32) >>> 0),
+  ];
+  // the largest a and b allowed, too
+  const extra = new Uint32Array([0x1fffffff, 0xfffffffe, 0x1fffffff, 0xfffffffe]);
+  for (const [k, x] of xs.entries()) {
+    const q = k % 65;
+    const [ah, al, bh, bl] = q === 64 ? extra : perms.subarray(4 * q, 4 * q + 4);
+    const a = (BigInt(ah) << 32n) | BigInt(al);
+    const b = (BigInt(bh) << 32n) | BigInt(bl);
+    const want = Number(((a * BigInt(x) + b) % P) & 0xffffffffn);
+    assert.equal(permute(x, ah, al, bh, bl), want, `x=${x} perm ${q}`);
+  }
+});
+
+Deno.test("makePermutations() draws a ∈ [1, p), b ∈ [0, p) reproducibly from the seed", () => {
+  const a = makePermutations(112, 1);
+  assert.deepEqual(a, makePermutations(112, 1));
+  assert.notDeepEqual(a, makePermutations(112, 2));
+  for (let k = 0; k < 112; k++) {
+    assert.ok(a[4 * k] <= 0x1fffffff && a[4 * k + 2] <= 0x1fffffff);
+    assert.ok(a[4 * k] !== 0 || a[4 * k + 1] !== 0);
+  }
+});
+
+Deno.test("WasmMinhasher.signature() is bit-identical to signatureCpu()", () => {
+  const perms = makePermutations(112, 5);
+  const w = new WasmMinhasher(perms);
+  const rnd = mulberry32(2);
+  for (let d = 0; d < 50; d++) {
+    const sh = Uint32Array.from({ length: Math.floor(rnd() * 300) }, () => (rnd() * 2 ** 32) >>> 0);
+    assert.deepEqual(w.signature(sh), signatureCpu(sh, perms));
+  }
+  // large enough to grow the module's memory
+  const big = Uint32Array.from({ length: 40000 }, (_, i) => fmixish(i));
+  assert.deepEqual(w.signature(big), signatureCpu(big, perms));
+});
+
+function fmixish(i: number): number {
+  return (Math.imul(i ^ (i >>> 7), 0x9e3779b1) >>> 0);
+}
+
+Deno.test("shingleHashes() makes word 5-grams, char n-grams, one shingle for short texts", () => {
+  assert.equal(shingleHashes("가 나 다 라 마 바", 5, "word").length, 2);
+  assert.equal(shingleHashes("가, 나!", 5, "word").length, 1);
+  assert.equal(shingleHashes("  ", 5, "word").length, 0);
+  assert.equal(shingleHashes("가나다라마바", 3, "char").length, 4);
+  // punctuation and case do not change word shingles
+  assert.deepEqual(
+    shingleHashes("Hello, World 가 나 다", 5, "word"),
+    shingleHashes("hello world 가 나 다.", 5, "word"),
+  );
+});
+
+Deno.test("LSH candidate rate follows 1 − (1 − s^r)^b within sampling error", () => {
+  const bands = 14;
+  const rows = 8;
+  const perms = makePermutations(bands * rows, 11);
+  const w = new WasmMinhasher(perms);
+  const { docs, pairs } = generateNearDupSet(21, 2400, (_i, rnd) => 0.25 * rnd(), 120);
+  const buckets = new Map<number, { n: number; hits: number; p: number; v: number }>();
+  for (const pr of pairs) {
+    const sa = shingleHashes(docs[pr.base].text, 5, "word");
+    const sb = shingleHashes(docs[pr.variant].text, 5, "word");
+    const s = jaccard(sa, sb);
+    const ka = bandKeys(w.signature(sa), bands, rows);
+    const kb = bandKeys(w.signature(sb), bands, rows);
+    let hit = false;
+    for (let b = 0; b < bands; b++) {
+      if (ka[2 * b] === kb[2 * b] && ka[2 * b + 1] === kb[2 * b + 1]) hit = true;
+    }
+    const key = Math.min(9, Math.floor(s * 10));
+    const e = buckets.get(key) ?? { n: 0, hits: 0, p: 0, v: 0 };
+    const p = candidateProbability(s, bands, rows);
+    e.n++;
+    e.hits += hit ? 1 : 0;
+    e.p += p;
+    e.v += p * (1 - p);
+    buckets.set(key, e);
+  }
+  const lines: string[] = [];
+  let checked = 0;
+  for (const [key, e] of [...buckets].sort((a, b) => a[0] - b[0])) {
+    const measured = e.hits / e.n;
+    const expected = e.p / e.n;
+    const sd = Math.sqrt(e.v) / e.n;
+    lines.push(
+      `J ${(key / 10).toFixed(1)}–${((key + 1) / 10).toFixed(1)}: n=${e.n} measured ${
+        measured.toFixed(3)
+      } expected ${expected.toFixed(3)} ± ${sd.toFixed(3)}`,
+    );
+    if (e.n < 30) continue;
+    checked++;
+    // 4 standard deviations, plus 1/n for the discreteness of a count
+    assert.ok(Math.abs(measured - expected) <= 4 * sd + 1 / e.n, lines.join("\n"));
+  }
+  console.log(lines.join("\n"));
+  assert.ok(checked >= 5, `only ${checked} buckets had enough pairs:\n${lines.join("\n")}`);
+});
