@@ -330,7 +330,14 @@ export class DedupStep implements PipelineStep {
 
 /** The default MinHash settings with `over` applied, validated. */
 export function minhashOptions(over: Partial<MinhashOptions>): MinhashOptions {
-  const o = { ...MINHASH_DEFAULTS, ...over };
+  const d = MINHASH_DEFAULTS;
+  const o: MinhashOptions = {
+    bands: over.bands ?? d.bands,
+    rows: over.rows ?? d.rows,
+    ngram: over.ngram ?? d.ngram,
+    shingle: over.shingle ?? d.shingle,
+    seed: over.seed ?? d.seed,
+  };
   if (o.bands * o.rows > 4096) throw new UserError(`minhash: bands × rows must be ≤ 4096`);
   return o;
 }
