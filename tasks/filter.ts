@@ -1,0 +1,193 @@
+/**
+ * `deno task filter SUBCOMMAND`: the filter stage. `run` applies a pipeline (YAML `steps:`) to
+ * JSONL shards, one shard with `--shard i/N` or all; `merge` finishes a sharded run (cross-shard
+ * dedup, stats); `steps` lists the step types; `eval-pii` measures the PII scrubber. See
+ * lib/filter/runner.ts. Other stages add subcommands to {@linkcode FILTER_SUBCOMMANDS}.
+ */
+
+import { parseOrHelp, runMain } from "../lib/cli/main.ts";
+import { helpText } from "../lib/cli/options.ts";
+import { UserError } from "../lib/io/errors.ts";
+import { listDocFiles } from "../lib/io/jsonl.ts";
+import { createRun } from "../lib/run/run_folder.ts";
+import {
+  checkPipelineSpec,
+  FilterRunner,
+  parseShard,
+  type PipelineSpec,
+} from "../lib/filter/runner.ts";
+import type { FilterReport } from "../lib/filter/runner.ts";
+import { DEFAULT_PIPELINE } from "../lib/filter/pipeline.ts";
+import { registerFilterSteps } from "../lib/filter/steps.ts";
+import { listSteps } from "../lib/pipeline/registry.ts";
+import { evaluatePii, generatePiiSet } from "../lib/filter/pii_eval.ts";
+
+/** A subcommand of `deno task filter`. */
+export interface Subcommand {
+  summary: string;
+  main(args: string[]): Promise<void>;
+}
+
+const runSpec = {
+  name: "filter run",
+  summary: "run a filter pipeline over JSONL documents (all shards, or one with --shard i/N)",
+  options: {
+    input: {
+      type: "string",
+      required: true,
+      description: "a .jsonl[.gz] file or a folder of them",
+    },
+    output: { type: "string", description: "output folder (default: a new runs/filter-<time>/)" },
+    shard: { type: "string", description: "i/N: run only shard i of N, then `filter merge`" },
+    steps: {
+      type: "any",
+      default: DEFAULT_PIPELINE,
+      validate: checkPipelineSpec,
+      description: "the pipeline: a list of {step: {params}} (see `filter steps`)",
+    },
+  },
+} as const;
+
+const mergeSpec = {
+  name: "filter merge",
+  summary: "finish a sharded run: cross-shard dedup, kept/removed outputs, stats.json",
+  options: {
+    output: { type: "string", required: true, description: "the output folder of the shards" },
+  },
+} as const;
+
+/** Prints a short summary of a report. */
+export function reportText(r: FilterReport, out: string): string {
+  const pct = (a: number, b: number) => (b === 0 ? "0" : ((100 * a) / b).toFixed(1));
+  const lines = [
+    `documents: ${r.docs_in} in, ${r.docs_out} kept (${
+      pct(r.docs_out, r.docs_in)
+    }%), ${r.rejects} malformed lines`,
+    `characters: ${r.chars_in} in, ${r.chars_out} kept (${pct(r.chars_out, r.chars_in)}%)`,
+  ];
+  for (const [k, n] of Object.entries(r.removed_by_reason)) lines.push(`  removed ${k}: ${n}`);
+  if (Object.keys(r.pii).length > 0) {
+    lines.push(`PII replaced: ${Object.entries(r.pii).map(([k, n]) => `${k} ${n}`).join(", ")}`);
+  }
+  lines.push(`kept documents: ${out}/kept/   stats: ${out}/stats.json`);
+  return lines.join("\n");
+}
+
+/** The subcommands; other stages add theirs (e.g. `train-lm`). */
+export const FILTER_SUBCOMMANDS: Record<string, Subcommand> = {
+  run: {
+    summary: runSpec.summary,
+    async main(args) {
+      const parsed = await parseOrHelp(runSpec, args);
+      if (!parsed) return;
+      const { options, quiet, configPath } = parsed;
+      const shard = options.shard ? parseShard(options.shard) : null;
+      await listDocFiles(options.input); // a missing input fails before a run folder is made
+      const run = await createRun({
+        task: "filter",
+        config: options as Record<string, unknown>,
+        dir: options.output,
+        echo: !quiet,
+      });
+      const runner = new FilterRunner({
+        input: options.input,
+        output: run.dir,
+        pipeline: options.steps as PipelineSpec,
+        where: configPath ?? "steps",
+        log: (m) => run.log(m),
+      });
+      if (shard) {
+        await runner.runShard(shard.index, shard.count);
+        run.log(
+          `shard ${shard.index}/${shard.count} done; when all are: deno task filter merge --output ${run.dir}`,
+        );
+        run.close();
+        return;
+      }
+      const report = await runner.runAll();
+      await run.finish({ report });
+      console.log(reportText(report, run.dir));
+    },
+  },
+  merge: {
+    summary: mergeSpec.summary,
+    async main(args) {
+      const parsed = await parseOrHelp(mergeSpec, args);
+      if (!parsed) return;
+      const out = parsed.options.output.replace(/\/$/, "");
+      let saved: { input: string; shards: number; pipeline: PipelineSpec };
+      try {
+        saved = JSON.parse(await Deno.readTextFile(`${out}/work/pipeline.json`));
+      } catch {
+        throw new UserError(
+          `${out}/work/pipeline.json: missing; is ${out} the --output of \`filter run --shard\`?`,
+        );
+      }
+      const run = await createRun({
+        task: "filter",
+        config: { merge: out },
+        dir: out,
+        echo: !parsed.quiet,
+      });
+      const runner = new FilterRunner({
+        input: saved.input,
+        output: out,
+        pipeline: saved.pipeline,
+        where: `${out}/work/pipeline.json`,
+        log: (m) => run.log(m),
+      });
+      const report = await runner.mergeShards(saved.shards);
+      await run.finish({ report });
+      console.log(reportText(report, out));
+    },
+  },
+  steps: {
+    summary: "list the pipeline step types",
+    main() {
+      registerFilterSteps();
+      for (const [name, summary] of listSteps()) console.log(`${name.padEnd(20)} ${summary}`);
+      return Promise.resolve();
+    },
+  },
+  "eval-pii": {
+    summary: "precision and recall of PII scrubbing on a generated set with near-misses",
+    main() {
+      const { scores, falsePositives } = evaluatePii(generatePiiSet(12345, 500));
+      for (const [t, s] of Object.entries(scores)) {
+        console.log(
+          `${t.padEnd(8)} precision ${s.precision.toFixed(4)}  recall ${
+            s.recall.toFixed(4)
+          }  (tp ${s.tp}, fp ${s.fp}, fn ${s.fn})`,
+        );
+      }
+      console.log("false positives by near-miss kind:", JSON.stringify(falsePositives));
+      return Promise.resolve();
+    },
+  },
+};
+
+const topSpec = {
+  name: "filter",
+  summary: "rule filters, PII scrubbing and MinHash-LSH dedup of JSONL documents",
+  options: {},
+  get subcommands() {
+    return Object.fromEntries(Object.entries(FILTER_SUBCOMMANDS).map(([n, s]) => [n, s.summary]));
+  },
+};
+
+if (import.meta.main) {
+  await runMain(async () => {
+    const [sub, ...rest] = Deno.args;
+    if (sub === undefined || sub === "--help" || sub === "-h") {
+      console.log(helpText(topSpec));
+      return;
+    }
+    const cmd = FILTER_SUBCOMMANDS[sub];
+    if (!cmd) {
+      throw new UserError(
+        `unknown subcommand "${sub}" (known: ${Object.keys(FILTER_SUBCOMMANDS).join(", ")})`,
+      );
+    }
+    await cmd.main(rest);
+  });
+}
