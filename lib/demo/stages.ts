@@ -6,13 +6,14 @@
  */
 
 import { corpusStage } from "./corpus_stage.ts";
+import { filterStage } from "./filter_stage.ts";
 import type { DemoStage, PlannedStage } from "./stage.ts";
 
 /** Every stage of the pipeline, in order. */
 export const DEMO_STAGES: (DemoStage | PlannedStage)[] = [
   corpusStage,
   { name: "crawl", summary: "polite crawl of a local mirror of the corpus", planned: true },
-  { name: "filter", summary: "rule filters, PII scrubbing, MinHash-LSH dedup", planned: true },
+  filterStage,
   {
     name: "quality",
     summary: "5-gram KN perplexity filter and fastText-style classifier",

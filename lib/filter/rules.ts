@@ -83,68 +83,100 @@ export function meanWordLength(ws: string[]): number {
 }
 
 /**
- * Share of all word n-grams taken by the most frequent one; 0 when no n-gram occurs twice.
+ * Keys of the n-grams of a sequence of 32-bit item hashes: a number per window combining two
+ * independent polynomial hashes (53 bits), so counting n-grams needs no string building. Two
+ * different n-grams share a key with probability about 2⁻⁵³.
  */
-export function topNgramShare(ws: string[], n = 5): number {
-  const total = ws.length - n + 1;
-  if (total <= 1) return 0;
-  const counts = new Map<string, number>();
-  let top = 0;
+export function ngramKeys(items: Uint32Array, n: number): Float64Array {
+  const total = items.length - n + 1;
+  if (total <= 0) return new Float64Array(0);
+  const out = new Float64Array(total);
   for (let i = 0; i < total; i++) {
-    const key = ws.slice(i, i + n).join("\u0001");
-    const c = (counts.get(key) ?? 0) + 1;
-    counts.set(key, c);
-    if (c > top) top = c;
+    let h1 = 0x811c9dc5;
+    let h2 = 0x1b873593;
+    for (let j = 0; j < n; j++) {
+      const v = items[i + j];
+      h1 = Math.imul(h1 ^ v, 0x01000193);
+      h2 = Math.imul(h2 + v, 0x5bd1e995) ^ (h2 >>> 13);
+    }
+    out[i] = (h1 >>> 0) * 2097152 + ((h2 >>> 0) & 0x1fffff);
   }
-  return top < 2 ? 0 : top / total;
+  return out;
+}
+
+/** 32-bit hashes of words (FNV-1a over UTF-16 units). */
+export function wordHashes(ws: string[]): Uint32Array {
+  const out = new Uint32Array(ws.length);
+  for (let k = 0; k < ws.length; k++) {
+    const w = ws[k];
+    let h = 0x811c9dc5;
+    for (let i = 0; i < w.length; i++) h = Math.imul(h ^ w.charCodeAt(i), 0x01000193);
+    out[k] = h >>> 0;
+  }
+  return out;
 }
 
 /**
- * Repetition ratio of a sequence: the share of items lying inside an n-gram that occurs more than
- * once (weighted by `weight(item)`, e.g. word length).
+ * Share of all word n-grams taken by the most frequent one; 0 when no n-gram occurs twice.
  */
-export function repetitionRatio<T>(
-  items: T[],
-  n: number,
-  key: (i: number) => string,
-  weight: (item: T) => number = () => 1,
-): number {
-  const total = items.length - n + 1;
-  if (total <= 1) return 0;
-  const first = new Map<string, number>();
-  const repeated = new Uint8Array(total);
-  for (let i = 0; i < total; i++) {
-    const k = key(i);
-    const f = first.get(k);
-    if (f === undefined) first.set(k, i);
+export function topNgramShare(ws: string[], n = 5): number {
+  const keys = ngramKeys(wordHashes(ws), n);
+  if (keys.length <= 1) return 0;
+  const counts = new Map<number, number>();
+  let top = 0;
+  for (const k of keys) {
+    const c = (counts.get(k) ?? 0) + 1;
+    counts.set(k, c);
+    if (c > top) top = c;
+  }
+  return top < 2 ? 0 : top / keys.length;
+}
+
+/**
+ * Repetition ratio of a sequence of item hashes: the share of items lying inside an n-gram that
+ * occurs more than once, weighted by `weights` (e.g. word length).
+ */
+export function repetitionRatio(items: Uint32Array, n: number, weights: ArrayLike<number>): number {
+  const keys = ngramKeys(items, n);
+  if (keys.length <= 1) return 0;
+  const first = new Map<number, number>();
+  const repeated = new Uint8Array(keys.length);
+  for (let i = 0; i < keys.length; i++) {
+    const f = first.get(keys[i]);
+    if (f === undefined) first.set(keys[i], i);
     else {
       repeated[i] = 1;
       repeated[f] = 1;
     }
   }
   const covered = new Uint8Array(items.length);
-  for (let i = 0; i < total; i++) {
+  for (let i = 0; i < keys.length; i++) {
     if (repeated[i]) covered.fill(1, i, i + n);
   }
   let num = 0;
   let den = 0;
   for (let i = 0; i < items.length; i++) {
-    const w = weight(items[i]);
-    den += w;
-    if (covered[i]) num += w;
+    den += weights[i];
+    if (covered[i]) num += weights[i];
   }
   return den === 0 ? 0 : num / den;
 }
 
 /** Share of words (by characters) inside a repeated word 10-gram. */
 export function wordRepetition(ws: string[], n = 10): number {
-  return repetitionRatio(ws, n, (i) => ws.slice(i, i + n).join("\u0001"), _cpLength);
+  return repetitionRatio(wordHashes(ws), n, ws.map(_cpLength));
 }
 
 /** Share of non-space characters inside a repeated character 10-gram (over code points). */
 export function charRepetition(text: string, n = 10): number {
-  const cps = Array.from(text.replace(/\s+/g, " "));
-  return repetitionRatio(cps, n, (i) => cps.slice(i, i + n).join(""), (c) => (c === " " ? 0 : 1));
+  const t = text.replace(/\s+/g, " ");
+  const cps = new Uint32Array(t.length);
+  let k = 0;
+  for (const ch of t) cps[k++] = ch.codePointAt(0)!;
+  const items = cps.subarray(0, k);
+  const weights = new Uint8Array(k);
+  for (let i = 0; i < k; i++) weights[i] = items[i] === 32 ? 0 : 1;
+  return repetitionRatio(items, n, weights);
 }
 
 /** The document-level rule filter. Reasons name the failed rule. */
