@@ -385,10 +385,15 @@ export class FilterRunner {
     return stats;
   }
 
-  /** Runs every shard of a one-process run (N = 1) and merges. */
-  async runAll(): Promise<FilterReport> {
-    await this.runShard(0, 1);
-    return await this.mergeShards(1);
+  /**
+   * Runs every shard in this process and merges. Each input file is its own shard (at most
+   * `maxShards`), so a killed run resumes after the last finished file.
+   */
+  async runAll(maxShards = 256): Promise<FilterReport> {
+    const files = await listDocFiles(this.options.input);
+    const n = Math.max(1, Math.min(files.length, maxShards));
+    for (let i = 0; i < n; i++) await this.runShard(i, n);
+    return await this.mergeShards(n);
   }
 }
 

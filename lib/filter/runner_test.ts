@@ -44,6 +44,12 @@ async function texts(path: string): Promise<Doc[]> {
   return out;
 }
 
+async function keptDocs(out: string, shards: number): Promise<Doc[]> {
+  const all: Doc[] = [];
+  for (let i = 0; i < shards; i++) all.push(...await texts(`${out}/kept/part-0000${i}.jsonl.gz`));
+  return all;
+}
+
 Deno.test("parseShard() reads i/N and refuses nonsense", () => {
   assert.deepEqual(parseShard("1/4"), { index: 1, count: 4 });
   assert.throws(() => parseShard("4/4"), UserError);
@@ -54,11 +60,11 @@ Deno.test("FilterRunner.runAll() writes kept, removed with reasons, rejects and 
   const dir = await makeInput();
   const runner = new FilterRunner({ input: `${dir}/in`, output: `${dir}/out`, pipeline: PIPELINE });
   const report = await runner.runAll();
-  const kept = await texts(`${dir}/out/kept/part-00000.jsonl.gz`);
+  const kept = await keptDocs(`${dir}/out`, 3); // one shard per input file
   assert.deepEqual(kept.map((d) => d.id), ["0", "1", "10", "12", "20", "22"]);
   assert.ok(kept.find((d) => d.id === "10")!.text.includes("[EMAIL]"));
   assert.equal(kept.find((d) => d.id === "12")!.text, PROSE[3]); // the menu line was cut
-  const dup = await texts(`${dir}/out/removed/exact_dedup/part-00000.jsonl.gz`);
+  const dup = await texts(`${dir}/out/removed/exact_dedup/part-00001.jsonl.gz`);
   assert.deepEqual(dup.map((d) => [d.id, (d.meta.removed as { reason: string }).reason]), [[
     "11",
     "exact_duplicate",
@@ -66,7 +72,7 @@ Deno.test("FilterRunner.runAll() writes kept, removed with reasons, rejects and 
   const rules = await texts(`${dir}/out/removed/rules/part-00000.jsonl.gz`);
   assert.deepEqual(rules.map((d) => d.meta.removed), [{ step: "rules", reason: "too_few_words" }]);
   const rejects = [];
-  for await (const r of readJsonl(`${dir}/out/rejects/part-00000.jsonl`)) rejects.push(r.value);
+  for await (const r of readJsonl(`${dir}/out/rejects/part-00002.jsonl`)) rejects.push(r.value);
   assert.deepEqual(rejects.map((r) => `${(r.file as string).split("/").pop()}:${r.line}`), [
     "c.jsonl:2",
     "c.jsonl:3",
@@ -114,9 +120,16 @@ Deno.test("FilterRunner resumes after an interrupted shard: nothing partial is v
       if (m.includes("invalid JSON") && calls++ === 0) throw new Error("killed");
     },
   });
-  await assert.rejects(() => runner.runShard(0, 1), /killed/);
-  for await (const e of Deno.readDir(`${dir}/out/kept`)) assert.fail(`partial file ${e.name}`);
-  const report = await new FilterRunner(opts).runAll();
+  await assert.rejects(() => runner.runAll(), /killed/); // in shard 2 of 3 (c.jsonl)
+  const names: string[] = [];
+  for await (const e of Deno.readDir(`${dir}/out/kept`)) names.push(e.name);
+  assert.deepEqual(names.sort(), []); // kept files appear only at merge
+  const staged: string[] = [];
+  for await (const e of Deno.readDir(`${dir}/out/work/stage`)) staged.push(e.name);
+  assert.deepEqual(staged.sort(), ["part-00000.jsonl.gz", "part-00001.jsonl.gz"]); // not part 2
+  const log: string[] = [];
+  const report = await new FilterRunner({ ...opts, log: (m) => log.push(m) }).runAll();
+  assert.ok(log.includes("shard 0/3: finished before, skipped"), log.join("\n"));
   assert.equal(report.docs_out, 6);
   await Deno.remove(dir, { recursive: true });
 });
