@@ -39,6 +39,13 @@ export interface DedupOptions {
   batch_docs?: number;
   /** Records per band held in memory before a sorted run is spilled. */
   run_records?: number;
+  /**
+   * When > 0, a pair of bucket mates is joined only if their signatures agree on at least this
+   * share of permutations (the MinHash estimate of Jaccard); signatures are then kept on disk
+   * (`signatures.bin`, 4·bands·rows bytes per document) and read back by position at merge time.
+   * 0 (default, as datatrove): every bucket mate is joined.
+   */
+  verify?: number;
 }
 
 /** Decision codes of {@linkcode clusterRuns}. */
@@ -65,6 +72,7 @@ interface _Index {
   exact: boolean;
   minhash: MinhashOptions | null;
   backend: string;
+  verify: number;
   exact_runs: string[];
   band_runs: string[][];
 }
@@ -82,6 +90,7 @@ export class DedupSigner {
   #wasm?: WasmMinhasher;
   #gpu?: GpuMinhasher;
   #pending: { seq: number; shingles: Uint32Array }[] = [];
+  #sigFile?: _SignatureFile;
 
   private constructor(
     dir: string,
@@ -101,6 +110,12 @@ export class DedupSigner {
     if (options.exact) this.#exact = new RunWriter(dir, "exact", recs);
     for (let b = 0; b < (options.minhash?.bands ?? 0); b++) {
       this.#bands.push(new RunWriter(dir, `band${String(b).padStart(2, "0")}`, recs));
+    }
+    if (options.minhash && (options.verify ?? 0) > 0) {
+      this.#sigFile = new _SignatureFile(
+        `${dir}/signatures.bin`,
+        options.minhash.bands * options.minhash.rows,
+      );
     }
   }
 
@@ -159,6 +174,7 @@ export class DedupSigner {
 
   async #writeBands(seq: number, sig: Uint32Array): Promise<void> {
     const mh = this.options.minhash!;
+    await this.#sigFile?.write(seq, sig);
     const keys = bandKeys(sig, mh.bands, mh.rows);
     for (let b = 0; b < mh.bands; b++) {
       await this.#bands[b].add(keys[2 * b], keys[2 * b + 1], this.shard, seq);
@@ -168,6 +184,7 @@ export class DedupSigner {
   /** Writes the remaining runs and `index.json` (the shard's completion record). */
   async close(): Promise<void> {
     await this.#flushGpu();
+    await this.#sigFile?.close(this.count);
     const index: _Index = {
       version: 1,
       shard: this.shard,
@@ -175,6 +192,7 @@ export class DedupSigner {
       exact: this.options.exact,
       minhash: this.options.minhash,
       backend: this.backend,
+      verify: this.options.minhash ? this.options.verify ?? 0 : 0,
       exact_runs: (await this.#exact?.close() ?? []).map(_base),
       band_runs: await Promise.all(this.#bands.map(async (w) => (await w.close()).map(_base))),
     };
@@ -184,9 +202,12 @@ export class DedupSigner {
 
 /**
  * Stage 2: merges the runs of every shard folder (in shard order) and returns, per shard, one
- * decision per document: {@linkcode KEEP}, {@linkcode EXACT_DUPLICATE}, {@linkcode NEAR_DUPLICATE}.
+ * decision per document (`verifyThreshold` overrides the shards' `verify` setting): {@linkcode KEEP}, {@linkcode EXACT_DUPLICATE}, {@linkcode NEAR_DUPLICATE}.
  */
-export async function clusterRuns(shardDirs: string[]): Promise<Uint8Array[]> {
+export async function clusterRuns(
+  shardDirs: string[],
+  verifyThreshold?: number,
+): Promise<Uint8Array[]> {
   const indexes: _Index[] = [];
   for (const dir of shardDirs) {
     const idx = await Deno.readTextFile(`${dir}/index.json`).then(JSON.parse, () => null) as
@@ -226,21 +247,37 @@ export async function clusterRuns(shardDirs: string[]): Promise<Uint8Array[]> {
   }
   if (first.minhash) {
     const uf = new UnionFind(total);
-    for (let b = 0; b < first.minhash.bands; b++) {
-      let lastHi = -1;
-      let lastLo = -1;
-      let head = -1;
-      await mergeRuns(runs((i) => i.band_runs[b]), (hi, lo, shard, seq) => {
-        const doc = offsets[shard] + seq;
-        if (hi !== lastHi || lo !== lastLo) {
-          lastHi = hi;
-          lastLo = lo;
-          head = -1;
-        }
-        if (decision[doc] === EXACT_DUPLICATE) return;
-        if (head < 0) head = doc;
-        else uf.union(head, doc);
-      });
+    const verify = verifyThreshold ?? first.verify ?? 0;
+    const k = first.minhash.bands * first.minhash.rows;
+    const readers = verify > 0
+      ? shardDirs.map((d) => new _SignatureReader(`${d}/signatures.bin`, k))
+      : [];
+    try {
+      for (let b = 0; b < first.minhash.bands; b++) {
+        let lastHi = -1;
+        let lastLo = -1;
+        let head = -1;
+        let headSig: Uint32Array | null = null;
+        await mergeRuns(runs((i) => i.band_runs[b]), (hi, lo, shard, seq) => {
+          const doc = offsets[shard] + seq;
+          if (hi !== lastHi || lo !== lastLo) {
+            lastHi = hi;
+            lastLo = lo;
+            head = -1;
+          }
+          if (decision[doc] === EXACT_DUPLICATE) return;
+          if (head < 0) {
+            head = doc;
+            headSig = verify > 0 ? readers[shard].read(seq).slice() : null;
+            return;
+          }
+          if (uf.find(head) === uf.find(doc)) return;
+          if (verify > 0 && agreement(headSig!, readers[shard].read(seq)) < verify) return;
+          uf.union(head, doc);
+        });
+      }
+    } finally {
+      for (const r of readers) r.close();
     }
     for (let d = 0; d < total; d++) {
       if (decision[d] === KEEP && uf.find(d) !== d) decision[d] = NEAR_DUPLICATE;
@@ -340,6 +377,123 @@ export function minhashOptions(over: Partial<MinhashOptions>): MinhashOptions {
   };
   if (o.bands * o.rows > 4096) throw new UserError(`minhash: bands × rows must be ≤ 4096`);
   return o;
+}
+
+/** Share of positions where two signatures agree: the MinHash estimate of their Jaccard. */
+export function agreement(a: Uint32Array, b: Uint32Array): number {
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  return same / a.length;
+}
+
+const _SIG_MAGIC = 0x47534b4a; // "JKSG"
+
+/** Signatures in document order: header (magic, version 1, count, k), then count × k u32. */
+class _SignatureFile {
+  readonly path: string;
+  readonly k: number;
+  #file?: Deno.FsFile;
+  #next = 0;
+  #buf: Uint32Array;
+  #used = 0;
+
+  constructor(path: string, k: number) {
+    this.path = path;
+    this.k = k;
+    this.#buf = new Uint32Array(k * 1024);
+  }
+
+  async #open(): Promise<Deno.FsFile> {
+    if (!this.#file) {
+      this.#file = await Deno.open(`${this.path}.partial`, {
+        write: true,
+        create: true,
+        truncate: true,
+      });
+      await this.#file.write(new Uint8Array(16)); // header written at close
+    }
+    return this.#file;
+  }
+
+  /** Writes the signature of `seq` (documents in between, without shingles, get all-ones). */
+  async write(seq: number, sig: Uint32Array): Promise<void> {
+    while (this.#next < seq) await this.#push(null);
+    await this.#push(sig);
+  }
+
+  async #push(sig: Uint32Array | null): Promise<void> {
+    const row = this.#buf.subarray(this.#used * this.k, (this.#used + 1) * this.k);
+    if (sig) row.set(sig);
+    else row.fill(0xffffffff);
+    this.#used++;
+    this.#next++;
+    if (this.#used * this.k === this.#buf.length) await this.#flush();
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#used === 0) return;
+    const f = await this.#open();
+    const part = this.#buf.subarray(0, this.#used * this.k);
+    await f.write(new Uint8Array(part.buffer, part.byteOffset, part.byteLength));
+    this.#used = 0;
+  }
+
+  /** Pads to `count` documents, writes the header and moves the file into place. */
+  async close(count: number): Promise<void> {
+    while (this.#next < count) await this.#push(null);
+    await this.#flush();
+    const f = await this.#open();
+    await f.seek(0, Deno.SeekMode.Start);
+    await f.write(new Uint8Array(new Uint32Array([_SIG_MAGIC, 1, count, this.k]).buffer));
+    await f.syncData();
+    f.close();
+    await Deno.rename(`${this.path}.partial`, this.path);
+  }
+}
+
+/** Random access to a signature file by document position. */
+class _SignatureReader {
+  #file: Deno.FsFile;
+  #row: Uint32Array;
+  #bytes: Uint8Array;
+  #count: number;
+  #path: string;
+
+  constructor(path: string, k: number) {
+    this.#path = path;
+    try {
+      this.#file = Deno.openSync(path, { read: true });
+    } catch {
+      throw new UserError(`${path}: missing (the shard ran without verify; rerun it)`);
+    }
+    const head = new Uint32Array(4);
+    this.#file.readSync(new Uint8Array(head.buffer));
+    const size = this.#file.statSync().size;
+    if (head[0] !== _SIG_MAGIC || head[1] !== 1 || head[3] !== k || size !== 16 + 4 * k * head[2]) {
+      this.#file.close();
+      throw new UserError(`${path}: not a complete signature file (rerun the shard)`);
+    }
+    this.#count = head[2];
+    this.#row = new Uint32Array(k);
+    this.#bytes = new Uint8Array(this.#row.buffer);
+  }
+
+  /** The signature of document `seq` (a view reused by the next call). */
+  read(seq: number): Uint32Array {
+    if (seq >= this.#count) throw new UserError(`${this.#path}: no document ${seq}`);
+    this.#file.seekSync(16 + seq * this.#bytes.length, Deno.SeekMode.Start);
+    let got = 0;
+    while (got < this.#bytes.length) {
+      const r = this.#file.readSync(this.#bytes.subarray(got));
+      if (r === null) throw new UserError(`${this.#path}: truncated`);
+      got += r;
+    }
+    return this.#row;
+  }
+
+  close(): void {
+    this.#file.close();
+  }
 }
 
 function _base(p: string): string {

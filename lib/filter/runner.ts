@@ -89,6 +89,7 @@ export async function buildPipeline(spec: PipelineSpec, where: string): Promise<
       device: mh?.options.device ?? "cpu",
       batch_docs: mh?.options.batch_docs,
       run_records: mh?.options.run_records,
+      verify: mh?.options.verify,
     },
     dedupNames: dedups.map((d) => d.name),
   };

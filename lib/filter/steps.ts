@@ -174,6 +174,14 @@ export function registerFilterSteps(): void {
         description: "seed of the permutations",
       },
       device,
+      verify: {
+        type: "number",
+        min: 0,
+        max: 1,
+        default: 0,
+        description:
+          "join bucket mates only if their signatures agree on this share (0: off, as datatrove)",
+      },
       batch_docs: {
         type: "integer",
         min: 1,
@@ -194,6 +202,7 @@ export function registerFilterSteps(): void {
         device: p.device as "auto" | "cpu" | "gpu",
         batch_docs: p.batch_docs as number,
         run_records: p.run_records as number,
+        verify: p.verify as number,
       }),
   });
 }
