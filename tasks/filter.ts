@@ -9,6 +9,7 @@ import { parseOrHelp, runMain } from "../lib/cli/main.ts";
 import { helpText } from "../lib/cli/options.ts";
 import { UserError } from "../lib/io/errors.ts";
 import { listDocFiles } from "../lib/io/jsonl.ts";
+import { Progress, progressMode } from "../lib/cli/progress.ts";
 import { createRun } from "../lib/run/run_folder.ts";
 import {
   checkPipelineSpec,
@@ -89,15 +90,23 @@ export const FILTER_SUBCOMMANDS: Record<string, Subcommand> = {
         dir: options.output,
         echo: !quiet,
       });
+      const progress = new Progress({ label: "filter", unit: "docs", mode: progressMode(quiet) });
+      const perShard = new Map<number, number>();
       const runner = new FilterRunner({
         input: options.input,
         output: run.dir,
         pipeline: options.steps as PipelineSpec,
         where: configPath ?? "steps",
         log: (m) => run.log(m),
+        progressEvery: quiet ? 100_000 : 1e12, // the bar shows progress; the log keeps milestones
+        onProgress: (i, docs) => {
+          perShard.set(i, docs);
+          progress.set([...perShard.values()].reduce((a, b) => a + b, 0));
+        },
       });
       if (shard) {
         await runner.runShard(shard.index, shard.count);
+        progress.done();
         run.log(
           `shard ${shard.index}/${shard.count} done; when all are: deno task filter merge --output ${run.dir}`,
         );
@@ -105,6 +114,7 @@ export const FILTER_SUBCOMMANDS: Record<string, Subcommand> = {
         return;
       }
       const report = await runner.runAll();
+      progress.done();
       await run.finish({ report });
       console.log(reportText(report, run.dir));
     },

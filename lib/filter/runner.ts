@@ -107,6 +107,8 @@ export interface RunnerOptions {
   log?: (msg: string) => void;
   /** Documents counted between progress lines. */
   progressEvery?: number;
+  /** Called with (shard, documents read in it so far) every 256 documents and at its end. */
+  onProgress?: (shard: number, docs: number) => void;
 }
 
 /** A shard's completion marker. */
@@ -238,6 +240,7 @@ export class FilterRunner {
         for await (const doc of docs) {
           if (!take()) continue;
           read++;
+          if (read % 256 === 0) this.options.onProgress?.(index, read);
           if (read % every === 0) this.#log(`shard ${index}/${count}: ${read} documents read`);
           yield doc;
         }
@@ -258,6 +261,7 @@ export class FilterRunner {
       for (const w of openWriters) await w.abort();
       throw err;
     }
+    this.options.onProgress?.(index, read);
     const marker: ShardMarker = {
       shard: index,
       shards: count,
