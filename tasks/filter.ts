@@ -12,6 +12,7 @@ import { listDocFiles } from "../lib/io/jsonl.ts";
 import { Progress, progressMode } from "../lib/cli/progress.ts";
 import { createRun } from "../lib/run/run_folder.ts";
 import {
+  buildPipeline,
   checkPipelineSpec,
   FilterRunner,
   parseShard,
@@ -83,7 +84,9 @@ export const FILTER_SUBCOMMANDS: Record<string, Subcommand> = {
       if (!parsed) return;
       const { options, quiet, configPath } = parsed;
       const shard = options.shard ? parseShard(options.shard) : null;
-      await listDocFiles(options.input); // a missing input fails before a run folder is made
+      // bad input or a bad pipeline fails before a run folder is made
+      await listDocFiles(options.input);
+      await buildPipeline(options.steps as PipelineSpec, configPath ?? "steps");
       const run = await createRun({
         task: "filter",
         config: options as Record<string, unknown>,

@@ -54,3 +54,28 @@ Deno.test("deno task filter run/merge work through the task's permissions", asyn
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("deno task filter refuses a misspelt step or parameter in one line naming file and step", async () => {
+  await Deno.mkdir(`${ROOT}data/cache`, { recursive: true });
+  const dir = await Deno.makeTempDir({ dir: `${ROOT}data/cache`, prefix: "filter-task-test-" });
+  try {
+    const rel = dir.slice(ROOT.length);
+    await writeDocs(`${dir}/in.jsonl`, [{ id: "1", text: "가나다", meta: {} }]);
+    await Deno.writeTextFile(
+      `${dir}/a.yaml`,
+      "steps:\n  - normalize: {}\n  - rules: {min_word: 5}\n",
+    );
+    const a = await filterTask(["run", "--config", `${rel}/a.yaml`, "--input", `${rel}/in.jsonl`]);
+    assert.equal(a.code, 2);
+    assert.match(
+      a.stderr,
+      new RegExp(`error: ${rel}/a.yaml: steps\\[1\\]: step "rules" has no parameter "min_word"`),
+    );
+    await Deno.writeTextFile(`${dir}/b.yaml`, "steps:\n  - dedupe: {}\n");
+    const b = await filterTask(["run", "--config", `${rel}/b.yaml`, "--input", `${rel}/in.jsonl`]);
+    assert.equal(b.code, 2);
+    assert.match(b.stderr, /steps\[0\]: unknown step "dedupe" \(known: .*minhash_dedup/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
