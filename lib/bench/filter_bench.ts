@@ -21,6 +21,7 @@ import {
 import { WasmMinhasher } from "../filter/minhash_wasm.ts";
 import { GpuMinhasher } from "../filter/minhash_gpu.ts";
 import { FilterRunner } from "../filter/runner.ts";
+import { clusterRuns, DedupSigner } from "../filter/dedup.ts";
 import { DEFAULT_PIPELINE } from "../filter/pipeline.ts";
 import { type BenchResult, type BenchSuite, timeMedian } from "./harness.ts";
 
@@ -124,6 +125,23 @@ export const filterBench: BenchSuite = {
 
     const dir = await Deno.makeTempDir({ dir: ctx.cacheDir, prefix: "bench-filter-" });
     try {
+      let k = 0;
+      const dedupMs = await timeMedian(async () => {
+        const sigDir = `${dir}/sig${k++}`;
+        const signer = await DedupSigner.open(sigDir, 0, {
+          exact: true,
+          minhash: MINHASH_DEFAULTS,
+          device: "cpu",
+        });
+        for (const d of docs) await signer.add(d);
+        await signer.close();
+        await clusterRuns([sigDir]);
+      }, reps);
+      yield {
+        name: "exact + MinHash-LSH dedup, all docs (CPU sign, sorted runs, merge, union-find)",
+        value: mb(dedupMs),
+        unit: "MB/s",
+      };
       await writeDocs(`${dir}/in.jsonl`, raw);
       const rawBytes = raw.reduce((a, d) => a + _enc.encode(d.text).length, 0);
       for (const device of ["cpu", "auto"] as const) {
