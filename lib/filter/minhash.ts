@@ -131,13 +131,56 @@ export function shingleWords(text: string): string[] {
 }
 
 /**
+ * True for a UTF-16 unit that separates words: ASCII other than letters and digits, Latin-1
+ * punctuation and symbols, general punctuation (U+2000–206F), arrows to miscellaneous symbols
+ * (U+2190–2BFF), CJK symbols and punctuation (U+3000–303F), full-width ASCII punctuation, and
+ * astral-plane characters (emoji). Everything else (Hangul, CJK, other letters and
+ * digits) belongs to words. A fast stand-in for `[^\p{L}\p{N}]` on the text Jikji sees.
+ */
+export function isSeparator(c: number): boolean {
+  if (c < 0x80) return !((c >= 48 && c <= 57) || (c >= 97 && c <= 122) || (c >= 65 && c <= 90));
+  if (c < 0xc0) return true;
+  if (c === 0xd7 || c === 0xf7) return true;
+  if (c >= 0x2000 && c <= 0x206f) return true;
+  if (c >= 0x2190 && c <= 0x2bff) return true; // arrows, math, technical, box drawing, shapes
+  if (c >= 0xd800 && c <= 0xdfff) return true; // astral planes: emoji (rare letters too)
+  if (c >= 0x3000 && c <= 0x303f) return true;
+  if (c >= 0xff00 && c <= 0xff65) {
+    return !((c >= 0xff10 && c <= 0xff19) || (c >= 0xff21 && c <= 0xff3a) ||
+      (c >= 0xff41 && c <= 0xff5a));
+  }
+  return false;
+}
+
+/** FNV-1a hashes of the words of `text` (lower-cased, split at {@linkcode isSeparator}). */
+export function wordUnitHashes(text: string): number[] {
+  const t = text.toLowerCase();
+  const out: number[] = [];
+  let h = 0x811c9dc5;
+  let inWord = false;
+  for (let i = 0; i < t.length; i++) {
+    const c = t.charCodeAt(i);
+    if (isSeparator(c)) {
+      if (inWord) out.push(h >>> 0);
+      inWord = false;
+      h = 0x811c9dc5;
+    } else {
+      h = Math.imul(h ^ c, 0x01000193);
+      inWord = true;
+    }
+  }
+  if (inWord) out.push(h >>> 0);
+  return out;
+}
+
+/**
  * The 32-bit shingle hashes of `text`: every window of `ngram` consecutive words (or code points
  * of the whitespace-collapsed text). A text shorter than one window is one shingle; an empty text
  * has none.
  */
 export function shingleHashes(text: string, ngram: number, kind: "word" | "char"): Uint32Array {
   let units: number[];
-  if (kind === "word") units = shingleWords(text).map((w) => fnv1a(w));
+  if (kind === "word") units = wordUnitHashes(text);
   else {
     units = [];
     for (const ch of text.toLowerCase().replace(/\s+/g, " ").trim()) units.push(ch.codePointAt(0)!);

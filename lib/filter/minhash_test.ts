@@ -2,11 +2,14 @@ import assert from "node:assert/strict";
 import {
   bandKeys,
   candidateProbability,
+  fnv1a,
   jaccard,
   makePermutations,
   permute,
   shingleHashes,
+  shingleWords,
   signatureCpu,
+  wordUnitHashes,
 } from "./minhash.ts";
 import { WasmMinhasher } from "./minhash_wasm.ts";
 import { generateNearDupSet } from "./near_dup_set.ts";
@@ -73,6 +76,13 @@ Deno.test("shingleHashes() makes word 5-grams, char n-grams, one shingle for sho
     shingleHashes("Hello, World 가 나 다", 5, "word"),
     shingleHashes("hello world 가 나 다.", 5, "word"),
   );
+});
+
+Deno.test("wordUnitHashes() splits like shingleWords() on Korean, Latin and full-width text", () => {
+  const text =
+    "LibreOffice 7.3에서 [파일] → 저장(S)을 누르세요! ＡＢＣ，１２３。 “따옴표” 끝… naïve ÉTÉ ■ 표─선";
+  const expected = shingleWords(text).map((w) => fnv1a(w));
+  assert.deepEqual(wordUnitHashes(text), expected);
 });
 
 Deno.test("LSH candidate rate follows 1 − (1 − s^r)^b within sampling error", () => {
