@@ -172,10 +172,16 @@ export class FilterRunner {
   async #shardInput(index: number, count: number) {
     const files = await listDocFiles(this.options.input);
     if (files.length >= count) {
-      return { files: files.filter((_, i) => i % count === index), take: () => true };
+      return {
+        files: files.filter((_, i) => i % count === index),
+        take: () => true,
+        ownsBadLines: true,
+      };
     }
+    // fewer files than shards: every shard reads everything and takes every count-th document;
+    // malformed lines are reported by shard 0 only
     let k = 0;
-    return { files, take: () => (k++ % count) === index };
+    return { files, take: () => (k++ % count) === index, ownsBadLines: index === 0 };
   }
 
   /**
@@ -221,13 +227,14 @@ export class FilterRunner {
       }
       await w.write({ ...doc, meta: { ...doc.meta, removed: { step, reason } } });
     };
-    const { files, take } = await this.#shardInput(index, count);
+    const { files, take, ownsBadLines } = await this.#shardInput(index, count);
     let read = 0;
     const every = this.options.progressEvery ?? 10000;
     const source = async function* (this: FilterRunner) {
       for (const file of files) {
         const docs = readDocs(file, {
           onBadLine: async (bad) => {
+            if (!ownsBadLines) return;
             await rejects.write({
               file: bad.file,
               line: bad.line,

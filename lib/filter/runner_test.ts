@@ -109,6 +109,18 @@ Deno.test("FilterRunner shards: --shard i/N runs, reruns skip, merge needs all, 
   await Deno.remove(dir, { recursive: true });
 });
 
+Deno.test("FilterRunner splits one file among shards by document; rejects counted once", async () => {
+  const dir = await makeInput();
+  const input = `${dir}/in/c.jsonl`; // 2 documents, 2 malformed lines
+  const runner = new FilterRunner({ input, output: `${dir}/out`, pipeline: PIPELINE });
+  for (let i = 0; i < 3; i++) await runner.runShard(i, 3);
+  const report = await runner.mergeShards(3);
+  assert.equal(report.docs_in, 2);
+  assert.equal(report.docs_out, 2);
+  assert.equal(report.rejects, 2);
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("FilterRunner resumes after an interrupted shard: nothing partial is visible", async () => {
   const dir = await makeInput();
   const opts = { input: `${dir}/in`, output: `${dir}/out`, pipeline: PIPELINE };
