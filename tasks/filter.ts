@@ -21,7 +21,7 @@ import {
 import type { FilterReport } from "../lib/filter/runner.ts";
 import { DEFAULT_PIPELINE } from "../lib/filter/pipeline.ts";
 import { registerFilterSteps } from "../lib/filter/steps.ts";
-import { listSteps } from "../lib/pipeline/registry.ts";
+import { listSteps, stepFactory } from "../lib/pipeline/registry.ts";
 import { evaluatePii, generatePiiSet } from "../lib/filter/pii_eval.ts";
 
 /** A subcommand of `deno task filter`. */
@@ -155,10 +155,16 @@ export const FILTER_SUBCOMMANDS: Record<string, Subcommand> = {
     },
   },
   steps: {
-    summary: "list the pipeline step types",
+    summary: "list the pipeline step types with their parameters and defaults",
     main() {
       registerFilterSteps();
-      for (const [name, summary] of listSteps()) console.log(`${name.padEnd(20)} ${summary}`);
+      for (const [name, summary] of listSteps()) {
+        console.log(`${name} — ${summary}`);
+        for (const [key, p] of Object.entries(stepFactory(name)?.params ?? {})) {
+          const def = p.default !== undefined ? ` (default: ${JSON.stringify(p.default)})` : "";
+          console.log(`    ${key.padEnd(28)} ${p.type.padEnd(9)} ${p.description}${def}`);
+        }
+      }
       return Promise.resolve();
     },
   },
