@@ -48,8 +48,14 @@ const _ACCOUNT_CONTEXT =
   /(계좌|입금|송금|이체|은행|예금주|농협|국민|신한|우리|하나|기업|account|IBAN)/i;
 const _IPV4 = /(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}/g;
 const _IPV6 = /[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d+){0,3}/g;
+// A product name right before a dotted quad makes it a version: "LibreOffice 7.4.1.2", not an IP
+// (network words excepted: "Server 10.0.0.1" stays an address).
+const _PRODUCT_BEFORE =
+  /(?:^|[^A-Za-z])(?!(?:IP|IPv4|Server|Host|Address|Gateway|DNS|Proxy|Router|Client)\s)[A-Z][A-Za-z]*[a-z][A-Za-z]*\s+$/;
+// RFC 2606 / 6761 reserved example domains are never anyone's address.
+const _EXAMPLE_DOMAIN = /@(?:[^@\s]*\.)?example(?:\.(?:com|org|net))?$/i;
 const _VERSION_AFTER = /^\s*(?:버전|version|판)/i;
-const _VERSION_CONTEXT = /(?:버전|version|ver\.?|릴리스|release|v)\s*$/i;
+const _VERSION_CONTEXT = /(?:버전|릴리스|(?:^|[^A-Za-z])(?:version|ver\.?|release|v))\s*$/i;
 
 /** Resident registration number check: YYMMDD-GNNNNNN with a valid date, gender digit, checksum. */
 export function isValidRrn(digits: string): boolean {
@@ -110,7 +116,9 @@ export function isIpv6(cand: string): boolean {
     // Without "::" all 8 groups are written: this also rules out times like 12:30:45.
     return n === 8;
   }
-  return n <= 7 && (n >= 1 || s === "::") && (n >= 2 || /[a-f]/i.test(s) || s.startsWith("::"));
+  // With "::", at least two written groups: a bare "::" or "::1" identifies no one, and C++ or
+  // Korean text such as "X청취자::메소드" must not match.
+  return n >= 2 && n <= 7;
 }
 
 /** Finds PII spans in `text` (non-overlapping, in order). */
@@ -127,7 +135,7 @@ export function findPii(text: string, types: readonly PiiType[] = ALL_PII_TYPES)
     }
   };
   const digitBounded = (m: string, start: number) => _bounded(text, start, start + m.length);
-  add(_EMAIL, "email", () => true);
+  add(_EMAIL, "email", (m) => !_EXAMPLE_DOMAIN.test(m));
   add(_RRN, "rrn", (m, s) => digitBounded(m, s) && isValidRrn(m));
   add(_CARD, "card", (m, s) => digitBounded(m, s) && isCardNumber(m));
   add(_PHONE, "phone", (m, s) => digitBounded(m, s));
@@ -140,6 +148,7 @@ export function findPii(text: string, types: readonly PiiType[] = ALL_PII_TYPES)
   add(_IPV4, "ip", (m, s) => {
     if (!_bounded(text, s, s + m.length)) return false;
     if (_VERSION_CONTEXT.test(text.slice(Math.max(0, s - 12), s))) return false;
+    if (_PRODUCT_BEFORE.test(text.slice(Math.max(0, s - 24), s))) return false;
     return !_VERSION_AFTER.test(text.slice(s + m.length, s + m.length + 12));
   });
   add(_IPV6, "ip", (m, s) => {

@@ -117,7 +117,12 @@ export function generatePiiSet(seed = 1, perType = 50): PiiExample[] {
       "계좌번호 {} 예금주 홍길동",
       "국민은행 {} 으로 이체",
     ],
-    ip: ["서버 주소는 {} 입니다.", "접속 IP {} 에서 로그인했습니다.", "게이트웨이({}) 설정"],
+    ip: [
+      "서버 주소는 {} 입니다.",
+      "접속 IP {} 에서 로그인했습니다.",
+      "게이트웨이({}) 설정",
+      "Server {} 응답 없음",
+    ],
   };
   const negatives: Record<string, () => string> = {
     date: () =>

@@ -42,6 +42,17 @@ Deno.test("findPii() leaves account-shaped numbers without account context", () 
   assert.deepEqual(findPii("주문번호 110-123-456789 확인"), []);
 });
 
+Deno.test("findPii() passes near-misses seen in the LibreOffice help text", () => {
+  // product versions, C++ scope operators in Korean text, reserved example domains
+  assert.deepEqual(findPii("Example: 'LibreOffice 7.4.1.2 (The Document Foundation)'"), []);
+  assert.deepEqual(findPii("X청취자::메소드로서 등록된 이벤트"), []);
+  assert.deepEqual(findPii('SendMail("someone@example.com", cc="a@mail.example.org")'), []);
+  // but addresses after network words stay PII
+  assert.equal(findPii("Server 10.0.0.1 응답")[0]?.type, "ip");
+  assert.equal(findPii("IP 192.168.1.1 의")[0]?.type, "ip");
+  assert.equal(findPii("::ffff:10.1.2.3")[0]?.type, "ip");
+});
+
 Deno.test("PiiScrub counts replacements as counters", () => {
   const step = new PiiScrub();
   const out = step.transform({ id: "1", text: "연락: +82-10-1234-5678", meta: {} });
