@@ -13,6 +13,7 @@
 import { FilterRunner } from "../filter/runner.ts";
 import { DEFAULT_PIPELINE } from "../filter/pipeline.ts";
 import { UserError } from "../io/errors.ts";
+import { listDocFiles, readDocsFrom, writeDocs } from "../io/jsonl.ts";
 import type { DemoStage } from "./stage.ts";
 
 /** The filter stage. Artifact: `filter.ko.docs` (JSONL.gz of the kept documents). */
@@ -35,7 +36,9 @@ export const filterStage: DemoStage = {
       log: (m) => ctx.quiet || console.error(`filter: ${m}`),
     });
     const report = await runner.runAll();
-    const kept = `${output}/kept/part-00000.jsonl.gz`;
+    // one file for later stages, whatever the number of shards (one per input file)
+    const kept = `${output}/ko.jsonl.gz`;
+    await writeDocs(kept, readDocsFrom(await listDocFiles(`${output}/kept`)));
     ctx.artifacts.set("filter.ko.docs", kept);
     return {
       input,
