@@ -181,3 +181,18 @@ Deno.test("DedupStep runs alone and reports removed documents with their reason"
   assert.equal(step.stats.removed.exact_duplicate, 1);
   await Deno.remove(workDir, { recursive: true });
 });
+
+Deno.test("clusterRuns() refuses a truncated signature file and a missing shard index", async () => {
+  const dir = await Deno.makeTempDir();
+  const signer = await DedupSigner.open(`${dir}/s0`, 0, { ...CPU, verify: 0.8 });
+  const text = "가나다 라마바 사아자 차카타 파하 가나 다라 마바 사아 자차 카타 파하.";
+  await signer.add({ id: "1", text, meta: {} });
+  await signer.add({ id: "2", text, meta: {} });
+  await signer.close();
+  const sig = `${dir}/s0/signatures.bin`;
+  const bytes = await Deno.readFile(sig);
+  await Deno.writeFile(sig, bytes.subarray(0, bytes.length - 4));
+  await assert.rejects(() => clusterRuns([`${dir}/s0`]), /not a complete signature file/);
+  await assert.rejects(() => clusterRuns([`${dir}/nope`]), /index.json: missing/);
+  await Deno.remove(dir, { recursive: true });
+});
