@@ -83,25 +83,70 @@ export function meanWordLength(ws: string[]): number {
 }
 
 /**
- * Keys of the n-grams of a sequence of 32-bit item hashes: a number per window combining two
- * independent polynomial hashes (53 bits), so counting n-grams needs no string building. Two
- * different n-grams share a key with probability about 2⁻⁵³.
+ * Keys of the n-grams of a sequence of 32-bit items (word hashes, code points): two rolling
+ * polynomial hashes mod 2³² with different odd bases per window (`hi`, `lo`), O(1) per position,
+ * so counting n-grams needs no string building. Different n-grams rarely share both words.
  */
-export function ngramKeys(items: Uint32Array, n: number): Float64Array {
-  const total = items.length - n + 1;
-  if (total <= 0) return new Float64Array(0);
-  const out = new Float64Array(total);
-  for (let i = 0; i < total; i++) {
-    let h1 = 0x811c9dc5;
-    let h2 = 0x1b873593;
-    for (let j = 0; j < n; j++) {
-      const v = items[i + j];
-      h1 = Math.imul(h1 ^ v, 0x01000193);
-      h2 = Math.imul(h2 + v, 0x5bd1e995) ^ (h2 >>> 13);
-    }
-    out[i] = (h1 >>> 0) * 2097152 + ((h2 >>> 0) & 0x1fffff);
+export function ngramKeys(items: Uint32Array, n: number): { hi: Uint32Array; lo: Uint32Array } {
+  const total = Math.max(0, items.length - n + 1);
+  const hi = new Uint32Array(total);
+  const lo = new Uint32Array(total);
+  if (total === 0) return { hi, lo };
+  const B1 = 0x01000193;
+  const B2 = 0x5bd1e995;
+  let p1 = 1;
+  let p2 = 1;
+  let h1 = 0;
+  let h2 = 0;
+  for (let j = 0; j < n; j++) {
+    p1 = Math.imul(p1, B1);
+    p2 = Math.imul(p2, B2);
+    h1 = (Math.imul(h1, B1) + items[j]) | 0;
+    h2 = (Math.imul(h2, B2) + (items[j] ^ 0x2545f491)) | 0;
   }
-  return out;
+  hi[0] = h1;
+  lo[0] = h2;
+  for (let i = 1; i < total; i++) {
+    const out = items[i - 1];
+    const inn = items[i + n - 1];
+    h1 = (Math.imul(h1, B1) - Math.imul(out, p1) + inn) | 0;
+    h2 = (Math.imul(h2, B2) - Math.imul(out ^ 0x2545f491, p2) + (inn ^ 0x2545f491)) | 0;
+    hi[i] = h1;
+    lo[i] = h2;
+  }
+  return { hi, lo };
+}
+
+/**
+ * For each position, the first position holding the same key (itself when it is the first), by
+ * an open-addressing hash table: linear in the number of keys.
+ */
+export function firstOccurrence(hi: Uint32Array, lo: Uint32Array): Int32Array {
+  const n = hi.length;
+  let size = 16;
+  while (size < 2 * n) size *= 2;
+  const mask = size - 1;
+  const table = new Int32Array(size).fill(-1);
+  const first = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    let h = hi[i] ^ Math.imul(lo[i], 0x9e3779b1);
+    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+    let slot = (h ^ (h >>> 13)) & mask;
+    for (;;) {
+      const j = table[slot];
+      if (j < 0) {
+        table[slot] = i;
+        first[i] = i;
+        break;
+      }
+      if (hi[j] === hi[i] && lo[j] === lo[i]) {
+        first[i] = j;
+        break;
+      }
+      slot = (slot + 1) & mask;
+    }
+  }
+  return first;
 }
 
 /** 32-bit hashes of words (FNV-1a over UTF-16 units). */
@@ -120,16 +165,16 @@ export function wordHashes(ws: string[]): Uint32Array {
  * Share of all word n-grams taken by the most frequent one; 0 when no n-gram occurs twice.
  */
 export function topNgramShare(ws: string[], n = 5): number {
-  const keys = ngramKeys(wordHashes(ws), n);
-  if (keys.length <= 1) return 0;
-  const counts = new Map<number, number>();
+  const { hi, lo } = ngramKeys(wordHashes(ws), n);
+  if (hi.length <= 1) return 0;
+  const first = firstOccurrence(hi, lo);
+  const counts = new Int32Array(hi.length);
   let top = 0;
-  for (const k of keys) {
-    const c = (counts.get(k) ?? 0) + 1;
-    counts.set(k, c);
+  for (let i = 0; i < first.length; i++) {
+    const c = ++counts[first[i]];
     if (c > top) top = c;
   }
-  return top < 2 ? 0 : top / keys.length;
+  return top < 2 ? 0 : top / hi.length;
 }
 
 /**
@@ -137,21 +182,21 @@ export function topNgramShare(ws: string[], n = 5): number {
  * occurs more than once, weighted by `weights` (e.g. word length).
  */
 export function repetitionRatio(items: Uint32Array, n: number, weights: ArrayLike<number>): number {
-  const keys = ngramKeys(items, n);
-  if (keys.length <= 1) return 0;
-  const first = new Map<number, number>();
-  const repeated = new Uint8Array(keys.length);
-  for (let i = 0; i < keys.length; i++) {
-    const f = first.get(keys[i]);
-    if (f === undefined) first.set(keys[i], i);
-    else {
+  const { hi, lo } = ngramKeys(items, n);
+  if (hi.length <= 1) return 0;
+  const first = firstOccurrence(hi, lo);
+  const repeated = new Uint8Array(hi.length);
+  for (let i = 0; i < first.length; i++) {
+    if (first[i] !== i) {
       repeated[i] = 1;
-      repeated[f] = 1;
+      repeated[first[i]] = 1;
     }
   }
   const covered = new Uint8Array(items.length);
-  for (let i = 0; i < keys.length; i++) {
-    if (repeated[i]) covered.fill(1, i, i + n);
+  let until = 0; // positions < until are covered by the last repeated window
+  for (let i = 0; i < items.length; i++) {
+    if (i < repeated.length && repeated[i]) until = i + n;
+    if (i < until) covered[i] = 1;
   }
   let num = 0;
   let den = 0;
@@ -169,14 +214,30 @@ export function wordRepetition(ws: string[], n = 10): number {
 
 /** Share of non-space characters inside a repeated character 10-gram (over code points). */
 export function charRepetition(text: string, n = 10): number {
-  const t = text.replace(/\s+/g, " ");
-  const cps = new Uint32Array(t.length);
+  // code points, runs of whitespace collapsed into one space (weight 0)
+  const items = new Uint32Array(text.length);
+  const weights = new Uint8Array(text.length);
   let k = 0;
-  for (const ch of t) cps[k++] = ch.codePointAt(0)!;
-  const items = cps.subarray(0, k);
-  const weights = new Uint8Array(k);
-  for (let i = 0; i < k; i++) weights[i] = items[i] === 32 ? 0 : 1;
-  return repetitionRatio(items, n, weights);
+  let space = false;
+  for (let i = 0; i < text.length; i++) {
+    let c = text.charCodeAt(i);
+    if (c === 32 || c === 10 || c === 9 || c === 13 || c === 0x3000 || c === 0xa0) {
+      if (!space) items[k++] = 32;
+      space = true;
+      continue;
+    }
+    space = false;
+    if (c >= 0xd800 && c < 0xdc00 && i + 1 < text.length) {
+      const d = text.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d < 0xe000) {
+        c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00);
+        i++;
+      }
+    }
+    weights[k] = 1;
+    items[k++] = c;
+  }
+  return repetitionRatio(items.subarray(0, k), n, weights);
 }
 
 /** The document-level rule filter. Reasons name the failed rule. */

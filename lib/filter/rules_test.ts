@@ -2,9 +2,11 @@ import assert from "node:assert/strict";
 import {
   charRepetition,
   endsSentence,
+  firstOccurrence,
   hangulRatio,
   LinePunctuation,
   meanWordLength,
+  ngramKeys,
   Rules,
   topNgramShare,
   wordRepetition,
@@ -41,6 +43,23 @@ Deno.test("wordRepetition() and charRepetition() measure repeated 10-grams", () 
   assert.equal(wordRepetition(rep), 1);
   assert.ok(charRepetition(PROSE) < 0.5);
   assert.ok(charRepetition("안녕하세요반갑습니다".repeat(5)) > 0.9);
+});
+
+Deno.test("ngramKeys() rolls to the same keys as hashing each window afresh", () => {
+  const items = Uint32Array.from(
+    "가나다라마바사가나다라마바사아자차카".split(""),
+    (c) => c.codePointAt(0)!,
+  );
+  const rolled = ngramKeys(items, 5);
+  for (let i = 0; i + 5 <= items.length; i++) {
+    const one = ngramKeys(items.subarray(i, i + 5), 5);
+    assert.equal(rolled.hi[i], one.hi[0]);
+    assert.equal(rolled.lo[i], one.lo[0]);
+  }
+  // equal windows, equal keys; and firstOccurrence() finds the first of each
+  assert.equal(rolled.hi[0], rolled.hi[7]);
+  const first = firstOccurrence(rolled.hi, rolled.lo);
+  assert.deepEqual([...first.subarray(0, 10)], [0, 1, 2, 3, 4, 5, 6, 0, 1, 2]);
 });
 
 Deno.test("Rules keeps Korean prose and names the failed rule otherwise", () => {
