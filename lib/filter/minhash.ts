@@ -177,6 +177,13 @@ export function wordUnitHashes(text: string): number[] {
  * The 32-bit shingle hashes of `text`: every window of `ngram` consecutive words (or code points
  * of the whitespace-collapsed text). A text shorter than one window is one shingle; an empty text
  * has none.
+ *
+ * @example
+ * ```ts
+ * import { makePermutations, shingleHashes, signatureCpu } from "./minhash.ts";
+ * const sh = shingleHashes("가 나 다 라 마 바 사", 5, "word"); // 3 shingles
+ * const sig = signatureCpu(sh, makePermutations(112, 1)); // 112 minima
+ * ```
  */
 export function shingleHashes(text: string, ngram: number, kind: "word" | "char"): Uint32Array {
   let units: number[];

@@ -173,7 +173,16 @@ export function findPii(text: string, types: readonly PiiType[] = ALL_PII_TYPES)
 /** All PII types. */
 export const ALL_PII_TYPES = Object.keys(PII_TYPES) as PiiType[];
 
-/** Replaces PII in `text` by placeholders; returns the new text and counts by type. */
+/**
+ * Replaces PII in `text` by placeholders; returns the new text and counts by type.
+ *
+ * @example
+ * ```ts
+ * import { scrubPii } from "./pii.ts";
+ * const { text, counts } = scrubPii("연락처 010-1234-5678, 버전 7.3.4.2");
+ * console.log(text, counts); // "연락처 [PHONE], 버전 7.3.4.2" { phone: 1 }
+ * ```
+ */
 export function scrubPii(
   text: string,
   types: readonly PiiType[] = ALL_PII_TYPES,

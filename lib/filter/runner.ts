@@ -133,7 +133,24 @@ export function parseShard(s: string): { index: number; count: number } {
 
 const _part = (i: number) => `part-${String(i).padStart(5, "0")}`;
 
-/** Runs pipelines over sharded input into one output folder. */
+/**
+ * Runs pipelines over sharded input into one output folder.
+ *
+ * @example
+ * ```ts
+ * import { FilterRunner } from "./runner.ts";
+ * import { writeDocs } from "../io/jsonl.ts";
+ * const dir = await Deno.makeTempDir();
+ * await writeDocs(`${dir}/in.jsonl`, [{ id: "1", text: "짧은 글.", meta: {} }]);
+ * const runner = new FilterRunner({
+ *   input: `${dir}/in.jsonl`,
+ *   output: `${dir}/out`,
+ *   pipeline: [{ normalize: {} }, { rules: { min_words: 1 } }],
+ * });
+ * const report = await runner.runAll(); // or runShard(i, N) on N machines, then mergeShards(N)
+ * console.log(report.docs_out);
+ * ```
+ */
 export class FilterRunner {
   readonly options: RunnerOptions;
   readonly out: string;
