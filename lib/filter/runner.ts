@@ -34,6 +34,7 @@ import {
   type DedupOptions,
   DedupSigner,
   DedupStep,
+  EXACT_DUPLICATE,
   KEEP,
 } from "./dedup.ts";
 import { registerFilterSteps } from "./steps.ts";
@@ -370,10 +371,9 @@ export class FilterRunner {
       for await (const doc of readDocs(`${this.out}/work/stage/${part}.jsonl.gz`)) {
         const d = decision[seq++];
         const chars = doc.text.length;
-        // the stream passes exact_dedup first, then minhash_dedup
-        const chain = names;
-        const removedBy = d === KEEP ? null : d === 1 ? exactStep : nearStep;
-        for (const n of chain) {
+        // the stream passes the dedup steps in pipeline order until one removes the document
+        const removedBy = d === KEEP ? null : d === EXACT_DUPLICATE ? exactStep : nearStep;
+        for (const n of names) {
           const st = stats.get(n)!;
           st.docs_in++;
           st.chars_in += chars;
