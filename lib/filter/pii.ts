@@ -46,6 +46,7 @@ const _PHONE =
 const _ACCOUNT = /\d{2,6}(?:-\d{2,8}){1,4}|\d{10,14}/g;
 const _ACCOUNT_CONTEXT =
   /(계좌|입금|송금|이체|은행|예금주|농협|국민|신한|우리|하나|기업|account|IBAN)/i;
+const _ACCOUNT_AFTER = /^\s*[(（]?\s*(?:[가-힣]{1,6}은행|농협|예금주|신협|우체국|새마을금고)/;
 const _IPV4 = /(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}/g;
 const _IPV6 = /[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:\.\d+){0,3}/g;
 // A product name right before a dotted quad makes it a version: "LibreOffice 7.4.1.2", not an IP
@@ -143,7 +144,9 @@ export function findPii(text: string, types: readonly PiiType[] = ALL_PII_TYPES)
     if (!digitBounded(m, s)) return false;
     const digits = m.replace(/-/g, "").length;
     if (digits < 10 || digits > 14) return false;
-    return _ACCOUNT_CONTEXT.test(text.slice(Math.max(0, s - 24), s));
+    if (_ACCOUNT_CONTEXT.test(text.slice(Math.max(0, s - 24), s))) return true;
+    // or a bank or holder right after: "110-123-456789 (국민은행)", "… 예금주 홍길동"
+    return _ACCOUNT_AFTER.test(text.slice(s + m.length, s + m.length + 12));
   });
   add(_IPV4, "ip", (m, s) => {
     if (!_bounded(text, s, s + m.length)) return false;

@@ -116,6 +116,7 @@ export function generatePiiSet(seed = 1, perType = 50): PiiExample[] {
       "입금 계좌: {} 로 보내 주세요.",
       "계좌번호 {} 예금주 홍길동",
       "국민은행 {} 으로 이체",
+      "회비는 {} (신한은행) 으로 부탁드립니다.",
     ],
     ip: [
       "서버 주소는 {} 입니다.",

@@ -40,6 +40,7 @@ Deno.test("scrubPii() replaces each type by its placeholder and counts", () => {
 
 Deno.test("findPii() leaves account-shaped numbers without account context", () => {
   assert.deepEqual(findPii("주문번호 110-123-456789 확인"), []);
+  assert.equal(findPii("110-123-456789 (국민은행) 예금주 김철수")[0]?.type, "account");
 });
 
 Deno.test("findPii() passes near-misses seen in the LibreOffice help text", () => {
