@@ -9,7 +9,8 @@ import {
   NEAR_DUPLICATE,
   UnionFind,
 } from "./dedup.ts";
-import { jaccard, MINHASH_DEFAULTS, shingleHashes } from "./minhash.ts";
+import { MINHASH_DEFAULTS } from "./minhash.ts";
+import { EDIT_RATES, evaluateDedup } from "./dedup_eval.ts";
 import { generateNearDupSet } from "./near_dup_set.ts";
 import type { Doc } from "../io/jsonl.ts";
 
@@ -79,55 +80,32 @@ async function f1On(
   seed: number,
   verify = 0,
 ) {
-  const { docs, pairs } = generateNearDupSet(seed, 1500, rates, 150);
-  const decisions = await decide(docs, 1, {
-    exact: false,
-    minhash: MINHASH_DEFAULTS,
-    device: "cpu",
-    verify,
-  });
-  let tp = 0, fp = 0, fn = 0;
-  for (const p of pairs) {
-    const s = jaccard(
-      shingleHashes(docs[p.base].text, 5, "word"),
-      shingleHashes(docs[p.variant].text, 5, "word"),
-    );
-    const truth = s >= 0.8;
-    const predicted = decisions[p.variant] === NEAR_DUPLICATE && decisions[p.base] === KEEP;
-    if (predicted && truth) tp++;
-    else if (predicted) fp++;
-    else if (truth) fn++;
-  }
-  // bases are unrelated: none may be removed
-  assert.equal(pairs.filter((p) => decisions[p.base] !== KEEP).length, 0);
-  const precision = tp / (tp + fp);
-  const recall = tp / (tp + fn);
-  const f1 = (2 * precision * recall) / (precision + recall);
+  const r = await evaluateDedup(rates, seed, { verify });
   console.log(
-    `verify ${verify}: pairs ${pairs.length}, true J ≥ 0.8: ${tp + fn}; precision ${
-      precision.toFixed(3)
-    } ` +
-      `recall ${recall.toFixed(3)} F1 ${f1.toFixed(3)}`,
+    `verify ${verify}: pairs ${r.pairs}, true J ≥ 0.8: ${r.positives}; precision ` +
+      `${r.precision.toFixed(3)} recall ${r.recall.toFixed(3)} F1 ${r.f1.toFixed(3)}`,
   );
-  return f1;
+  // bases are unrelated: none may be removed
+  assert.equal(r.basesRemoved, 0);
+  return r.f1;
 }
 
 Deno.test("MinHash-LSH dedup: F1 ≥ 0.95 against true Jaccard ≥ 0.8 when pairs are copies or loosely related", async () => {
   // half the variants are light edits (0–1.5% of words), half heavy (10–30%)
-  const f1 = await f1On((i, rnd) => (i % 2 ? 0.015 * rnd() : 0.1 + 0.2 * rnd()), 8);
+  const f1 = await f1On(EDIT_RATES.split, 8);
   assert.ok(f1 >= 0.95, `F1 ${f1}`);
 });
 
 Deno.test("MinHash-LSH dedup: F1 ≥ 0.8 against true Jaccard ≥ 0.8 with many pairs near the threshold", async () => {
   // edit rates 0–30%, skewed low: a third of the pairs have Jaccard 0.5–0.8, where 14×8 LSH
   // still fires with probability 0.05–0.77 (its threshold (1/14)^(1/8) ≈ 0.72)
-  const f1 = await f1On((_i, rnd) => 0.3 * rnd() ** 2, 9);
+  const f1 = await f1On(EDIT_RATES.hard, 9);
   assert.ok(f1 >= 0.8, `F1 ${f1}`);
 });
 
 Deno.test("MinHash-LSH dedup with verify 0.8: F1 ≥ 0.95 with many pairs near the threshold", async () => {
   // the same hard set; joining only pairs whose signatures agree on ≥ 80% of permutations
-  const f1 = await f1On((_i, rnd) => 0.3 * rnd() ** 2, 9, 0.8);
+  const f1 = await f1On(EDIT_RATES.hard, 9, 0.8);
   assert.ok(f1 >= 0.95, `F1 ${f1}`);
 });
 

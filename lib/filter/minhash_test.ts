@@ -1,9 +1,6 @@
 import assert from "node:assert/strict";
 import {
-  bandKeys,
-  candidateProbability,
   fnv1a,
-  jaccard,
   makePermutations,
   permute,
   shingleHashes,
@@ -12,7 +9,7 @@ import {
   wordUnitHashes,
 } from "./minhash.ts";
 import { WasmMinhasher } from "./minhash_wasm.ts";
-import { generateNearDupSet } from "./near_dup_set.ts";
+import { lshCurve } from "./dedup_eval.ts";
 import { mulberry32 } from "./pii_eval.ts";
 
 const P = (1n << 61n) - 1n;
@@ -86,47 +83,18 @@ Deno.test("wordUnitHashes() splits like shingleWords() on Korean, Latin and full
 });
 
 Deno.test("LSH candidate rate follows 1 − (1 − s^r)^b within sampling error", () => {
-  const bands = 14;
-  const rows = 8;
-  const perms = makePermutations(bands * rows, 11);
-  const w = new WasmMinhasher(perms);
-  const { docs, pairs } = generateNearDupSet(21, 2400, (_i, rnd) => 0.25 * rnd(), 120);
-  const buckets = new Map<number, { n: number; hits: number; p: number; v: number }>();
-  for (const pr of pairs) {
-    const sa = shingleHashes(docs[pr.base].text, 5, "word");
-    const sb = shingleHashes(docs[pr.variant].text, 5, "word");
-    const s = jaccard(sa, sb);
-    const ka = bandKeys(w.signature(sa), bands, rows);
-    const kb = bandKeys(w.signature(sb), bands, rows);
-    let hit = false;
-    for (let b = 0; b < bands; b++) {
-      if (ka[2 * b] === kb[2 * b] && ka[2 * b + 1] === kb[2 * b + 1]) hit = true;
-    }
-    const key = Math.min(9, Math.floor(s * 10));
-    const e = buckets.get(key) ?? { n: 0, hits: 0, p: 0, v: 0 };
-    const p = candidateProbability(s, bands, rows);
-    e.n++;
-    e.hits += hit ? 1 : 0;
-    e.p += p;
-    e.v += p * (1 - p);
-    buckets.set(key, e);
-  }
-  const lines: string[] = [];
+  const buckets = lshCurve(2400, 11, 14, 8);
+  const lines = buckets.map((b) =>
+    `J ${b.from.toFixed(1)}–${b.to.toFixed(1)}: n=${b.pairs} measured ${b.measured.toFixed(3)} ` +
+    `expected ${b.expected.toFixed(3)} ± ${b.sd.toFixed(3)}`
+  );
+  console.log(lines.join("\n"));
   let checked = 0;
-  for (const [key, e] of [...buckets].sort((a, b) => a[0] - b[0])) {
-    const measured = e.hits / e.n;
-    const expected = e.p / e.n;
-    const sd = Math.sqrt(e.v) / e.n;
-    lines.push(
-      `J ${(key / 10).toFixed(1)}–${((key + 1) / 10).toFixed(1)}: n=${e.n} measured ${
-        measured.toFixed(3)
-      } expected ${expected.toFixed(3)} ± ${sd.toFixed(3)}`,
-    );
-    if (e.n < 30) continue;
+  for (const b of buckets) {
+    if (b.pairs < 30) continue;
     checked++;
     // 4 standard deviations, plus 1/n for the discreteness of a count
-    assert.ok(Math.abs(measured - expected) <= 4 * sd + 1 / e.n, lines.join("\n"));
+    assert.ok(Math.abs(b.measured - b.expected) <= 4 * b.sd + 1 / b.pairs, lines.join("\n"));
   }
-  console.log(lines.join("\n"));
   assert.ok(checked >= 5, `only ${checked} buckets had enough pairs:\n${lines.join("\n")}`);
 });
