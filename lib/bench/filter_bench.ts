@@ -19,6 +19,7 @@ import {
   signatureCpu,
 } from "../filter/minhash.ts";
 import { WasmMinhasher } from "../filter/minhash_wasm.ts";
+import { WasmPool } from "../filter/minhash_pool.ts";
 import { GpuMinhasher } from "../filter/minhash_gpu.ts";
 import { FilterRunner } from "../filter/runner.ts";
 import { clusterRuns, DedupSigner } from "../filter/dedup.ts";
@@ -105,6 +106,20 @@ export const filterBench: BenchSuite = {
       peer_value: mb(shingleMs * tenthBytes / bytes + refMs, tenthBytes),
       note: `${bands}×${rows} permutations`,
     };
+    const pool = new WasmPool(perms, 2);
+    try {
+      const poolMs = await timeMedian(() => pool.signatures(shingles), reps);
+      yield {
+        name: "minhash signatures CPU (shingling + WebAssembly, 2 worker threads)",
+        value: mb(shingleMs + poolMs),
+        unit: "MB/s",
+        peer: "same, 1 core",
+        peer_value: mb(shingleMs + wasmMs),
+        note: `${navigator.hardwareConcurrency} cores on this machine; shingling stays on 1`,
+      };
+    } finally {
+      pool.close();
+    }
     let gpu: GpuMinhasher | undefined;
     try {
       gpu = await GpuMinhasher.create(perms);

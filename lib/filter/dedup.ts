@@ -24,6 +24,7 @@ import {
 } from "./minhash.ts";
 import { WasmMinhasher } from "./minhash_wasm.ts";
 import { GpuMinhasher } from "./minhash_gpu.ts";
+import { WasmPool } from "./minhash_pool.ts";
 import { mergeRuns, RunWriter } from "./sorted_runs.ts";
 
 /** Where signatures are computed. */
@@ -39,6 +40,8 @@ export interface DedupOptions {
   batch_docs?: number;
   /** Records per band held in memory before a sorted run is spilled. */
   run_records?: number;
+  /** CPU worker threads for signatures (default 1: the WebAssembly loop in this thread). */
+  threads?: number;
   /**
    * When > 0, a pair of bucket mates is joined only if their signatures agree on at least this
    * share of permutations (the MinHash estimate of Jaccard); signatures are then kept on disk
@@ -82,13 +85,13 @@ export class DedupSigner {
   readonly dir: string;
   readonly shard: number;
   readonly options: DedupOptions;
-  /** "gpu", "cpu-wasm" or "none". */
+  /** "gpu", "cpu-wasm", "cpu-wasm×N" (N workers) or "none". */
   readonly backend: string;
   count = 0;
   #exact?: RunWriter;
   #bands: RunWriter[] = [];
   #wasm?: WasmMinhasher;
-  #gpu?: GpuMinhasher;
+  #batcher?: GpuMinhasher | WasmPool;
   #pending: { seq: number; shingles: Uint32Array }[] = [];
   #sigFile?: _SignatureFile;
 
@@ -98,14 +101,14 @@ export class DedupSigner {
     options: DedupOptions,
     backend: string,
     wasm?: WasmMinhasher,
-    gpu?: GpuMinhasher,
+    batcher?: GpuMinhasher | WasmPool,
   ) {
     this.dir = dir;
     this.shard = shard;
     this.options = options;
     this.backend = backend;
     this.#wasm = wasm;
-    this.#gpu = gpu;
+    this.#batcher = batcher;
     const recs = options.run_records ?? 1 << 18;
     if (options.exact) this.#exact = new RunWriter(dir, "exact", recs);
     for (let b = 0; b < (options.minhash?.bands ?? 0); b++) {
@@ -140,6 +143,11 @@ export class DedupSigner {
         }
       }
     }
+    const threads = options.threads ?? 1;
+    if (threads > 1) {
+      const pool = new WasmPool(perms, threads);
+      return new DedupSigner(dir, shard, options, `cpu-wasm×${threads}`, undefined, pool);
+    }
     return new DedupSigner(dir, shard, options, "cpu-wasm", new WasmMinhasher(perms));
   }
 
@@ -159,13 +167,13 @@ export class DedupSigner {
       return;
     }
     this.#pending.push({ seq, shingles });
-    if (this.#pending.length >= (this.options.batch_docs ?? 2048)) await this.#flushGpu();
+    if (this.#pending.length >= (this.options.batch_docs ?? 2048)) await this.#flushBatch();
   }
 
-  async #flushGpu(): Promise<void> {
+  async #flushBatch(): Promise<void> {
     if (this.#pending.length === 0) return;
-    const k = this.#gpu!.numPerm;
-    const sigs = await this.#gpu!.signatures(this.#pending.map((p) => p.shingles));
+    const k = this.#batcher!.numPerm;
+    const sigs = await this.#batcher!.signatures(this.#pending.map((p) => p.shingles));
     for (let i = 0; i < this.#pending.length; i++) {
       await this.#writeBands(this.#pending[i].seq, sigs.subarray(i * k, (i + 1) * k));
     }
@@ -183,8 +191,9 @@ export class DedupSigner {
 
   /** Writes the remaining runs and `index.json` (the shard's completion record). */
   async close(): Promise<void> {
-    await this.#flushGpu();
+    await this.#flushBatch();
     await this.#sigFile?.close(this.count);
+    if (this.#batcher instanceof WasmPool) this.#batcher.close();
     const index: _Index = {
       version: 1,
       shard: this.shard,
@@ -197,6 +206,11 @@ export class DedupSigner {
       band_runs: await Promise.all(this.#bands.map(async (w) => (await w.close()).map(_base))),
     };
     await writeJsonAtomic(`${this.dir}/index.json`, index);
+  }
+
+  /** Gives up (on an error): stops worker threads; the folder is left without `index.json`. */
+  abort(): void {
+    if (this.#batcher instanceof WasmPool) this.#batcher.close();
   }
 }
 
@@ -343,6 +357,9 @@ export class DedupStep implements PipelineStep {
         await file.write(enc.encode(JSON.stringify(doc) + "\n"));
         await signer.add(doc);
       }
+    } catch (err) {
+      signer.abort();
+      throw err;
     } finally {
       file.close();
     }

@@ -109,6 +109,13 @@ Deno.test("MinHash-LSH dedup with verify 0.8: F1 ≥ 0.95 with many pairs near t
   assert.ok(f1 >= 0.95, `F1 ${f1}`);
 });
 
+Deno.test("DedupSigner with 2 worker threads decides exactly as with one", async () => {
+  const { docs } = generateNearDupSet(12, 120, (i) => [0, 0.01, 0.3][i % 3], 80);
+  const one = await decide(docs, 1, { ...CPU, batch_docs: 25 });
+  const two = await decide(docs, 1, { ...CPU, threads: 2, batch_docs: 25 });
+  assert.deepEqual(two, one);
+});
+
 Deno.test("clusterRuns() with verify reads signatures of every shard back by position", async () => {
   const { docs } = generateNearDupSet(5, 120, (i) => [0.005, 0.02, 0.3][i % 3], 80);
   docs.splice(7, 0, { id: "empty", text: "", meta: {} }); // a document without shingles

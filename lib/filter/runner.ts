@@ -91,6 +91,7 @@ export async function buildPipeline(spec: PipelineSpec, where: string): Promise<
       batch_docs: mh?.options.batch_docs,
       run_records: mh?.options.run_records,
       verify: mh?.options.verify,
+      threads: mh?.options.threads,
     },
     dedupNames: dedups.map((d) => d.name),
   };
@@ -283,6 +284,7 @@ export class FilterRunner {
       await signer?.close();
       for (const w of openWriters) await w.close();
     } catch (err) {
+      signer?.abort();
       for (const w of openWriters) await w.abort();
       throw err;
     }

@@ -182,6 +182,13 @@ export function registerFilterSteps(): void {
         description:
           "join bucket mates only if their signatures agree on this share (0: off, as datatrove)",
       },
+      threads: {
+        type: "integer",
+        min: 1,
+        max: 256,
+        default: 1,
+        description: "CPU worker threads for signatures when no GPU is used",
+      },
       batch_docs: {
         type: "integer",
         min: 1,
@@ -203,6 +210,7 @@ export function registerFilterSteps(): void {
         batch_docs: p.batch_docs as number,
         run_records: p.run_records as number,
         verify: p.verify as number,
+        threads: p.threads as number,
       }),
   });
 }
