@@ -193,7 +193,7 @@ export class DedupSigner {
   async close(): Promise<void> {
     await this.#flushBatch();
     await this.#sigFile?.close(this.count);
-    if (this.#batcher instanceof WasmPool) this.#batcher.close();
+    this.#batcher?.close();
     const index: _Index = {
       version: 1,
       shard: this.shard,
@@ -208,9 +208,9 @@ export class DedupSigner {
     await writeJsonAtomic(`${this.dir}/index.json`, index);
   }
 
-  /** Gives up (on an error): stops worker threads; the folder is left without `index.json`. */
+  /** Gives up (on an error): stops worker threads, frees GPU buffers; no `index.json` is written. */
   abort(): void {
-    if (this.#batcher instanceof WasmPool) this.#batcher.close();
+    this.#batcher?.close();
   }
 }
 

@@ -55,6 +55,11 @@ export class GpuMinhasher {
     return out;
   }
 
+  /** Gives the permutation buffer back to the runtime's pool. */
+  close(): void {
+    this.rt.release(this.#perms);
+  }
+
   async #batch(docs: Uint32Array[], total: number): Promise<Uint32Array> {
     const rt = this.rt;
     const k = this.numPerm;
