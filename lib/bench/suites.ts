@@ -10,6 +10,7 @@ import { ioBench } from "./io_bench.ts";
 import { gemmBench } from "./gemm_bench.ts";
 import { attentionBench } from "./attention_bench.ts";
 import { qualityBench } from "../quality/quality_bench.ts";
+import { filterBench } from "./filter_bench.ts";
 
 /** The suites `deno task bench` knows. */
 export const BENCH_SUITES: BenchSuite[] = [
@@ -18,4 +19,5 @@ export const BENCH_SUITES: BenchSuite[] = [
   gemmBench,
   attentionBench,
   qualityBench,
+  filterBench,
 ];

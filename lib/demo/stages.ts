@@ -9,13 +9,14 @@ import { corpusStage } from "./corpus_stage.ts";
 import { crawlStage } from "./crawl_stage.ts";
 import { qualityStage } from "../quality/demo_stage.ts";
 import { evalStage } from "../eval/demo_stage.ts";
+import { filterStage } from "./filter_stage.ts";
 import type { DemoStage, PlannedStage } from "./stage.ts";
 
 /** Every stage of the pipeline, in order. */
 export const DEMO_STAGES: (DemoStage | PlannedStage)[] = [
   corpusStage,
   crawlStage,
-  { name: "filter", summary: "rule filters, PII scrubbing, MinHash-LSH dedup", planned: true },
+  filterStage,
   qualityStage,
   { name: "tokenizer", summary: "Korean Unigram vocabulary merged into Llama 3.1", planned: true },
   { name: "train", summary: "tiny Llama base, then continual pretraining in FP8", planned: true },

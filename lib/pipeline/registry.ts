@@ -37,6 +37,11 @@ export function listSteps(): [string, string][] {
   return [..._registry].map(([n, f]) => [n, f.summary]);
 }
 
+/** The factory of step `name` (its parameters with defaults), or undefined. */
+export function stepFactory(name: string): StepFactory | undefined {
+  return _registry.get(name);
+}
+
 /**
  * Builds a step from `{name: params}` as found at `where` (e.g. `pipeline.yaml: steps[2]`),
  * applying defaults and validating every parameter.
