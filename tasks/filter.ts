@@ -24,6 +24,7 @@ import { registerFilterSteps } from "../lib/filter/steps.ts";
 import { listSteps, stepFactory } from "../lib/pipeline/registry.ts";
 import { evaluatePii, generatePiiSet } from "../lib/filter/pii_eval.ts";
 import { EDIT_RATES, evaluateDedup, lshCurve } from "../lib/filter/dedup_eval.ts";
+import { QUALITY_COMMANDS } from "../lib/quality/commands.ts";
 
 /** A subcommand of `deno task filter`. */
 export interface Subcommand {
@@ -217,12 +218,24 @@ export const FILTER_SUBCOMMANDS: Record<string, Subcommand> = {
 
 const topSpec = {
   name: "filter",
-  summary: "rule filters, PII scrubbing and MinHash-LSH dedup of JSONL documents",
+  summary:
+    "rule filters, PII scrubbing, MinHash-LSH dedup and model-based quality filters of JSONL documents",
   options: {},
   get subcommands() {
     return Object.fromEntries(Object.entries(FILTER_SUBCOMMANDS).map(([n, s]) => [n, s.summary]));
   },
 };
+
+// The model-based quality filters (lib/quality): train-lm, score, annotate, train-classifier.
+for (const [name, cmd] of Object.entries(QUALITY_COMMANDS)) {
+  FILTER_SUBCOMMANDS[name] = {
+    summary: cmd.spec.summary,
+    async main(args) {
+      const result = await cmd.run(args);
+      if (result) console.log(JSON.stringify(result, null, 2));
+    },
+  };
+}
 
 if (import.meta.main) {
   await runMain(async () => {

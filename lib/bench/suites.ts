@@ -14,8 +14,8 @@ import { filterBench } from "./filter_bench.ts";
 
 /** The suites `deno task bench` knows. */
 export const BENCH_SUITES: BenchSuite[] = [
-  crawlBench,
   ioBench,
+  crawlBench,
   gemmBench,
   attentionBench,
   qualityBench,

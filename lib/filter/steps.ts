@@ -8,6 +8,8 @@
 
 import type { OptionsSpec } from "../cli/options.ts";
 import { registerStep } from "../pipeline/registry.ts";
+// The model-based steps (perplexity, edu_quality) register themselves on import.
+import "../quality/steps.ts";
 import { DedupStep, minhashOptions } from "./dedup.ts";
 import { MINHASH_DEFAULTS, type MinhashOptions } from "./minhash.ts";
 import { Normalize } from "./normalize.ts";

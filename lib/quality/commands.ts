@@ -1,6 +1,6 @@
 /**
  * The quality subcommands: `train-lm`, `score`, `annotate`, `train-classifier`. Each is a function
- * taking its arguments (after the subcommand name) with a {@linkcode CommandSpec}; `tasks/quality.ts`
+ * taking its arguments (after the subcommand name) with a {@linkcode CommandSpec}; `tasks/filter.ts`
  * dispatches to them (and `deno task filter` can too).
  *
  * @module
