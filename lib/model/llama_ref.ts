@@ -547,7 +547,15 @@ export function forwardBackward(
   const dlogits = _qBwd(probs, p, st, "lm_head_grad");
   const dLm = cfg.tie_word_embeddings ? Gd("model.embed_tokens.weight") : Gd("lm_head.weight");
   const dhf = _linearBackward(dlogits, hf, lmq, dLm, N, C, V);
-  let dx: Float32Array = _rmsnormBackward(dhf, x, P("model.norm.weight"), nf.rstd, Gd("model.norm.weight"), N, C);
+  let dx: Float32Array = _rmsnormBackward(
+    dhf,
+    x,
+    P("model.norm.weight"),
+    nf.rstd,
+    Gd("model.norm.weight"),
+    N,
+    C,
+  );
 
   for (let l = L - 1; l >= 0; l--) {
     const pre = `model.layers.${l}.`;
