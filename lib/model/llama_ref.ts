@@ -338,6 +338,8 @@ export interface ForwardOptions {
   fp8Stats?: Map<string, Fp8Stat>;
   /** Scale applied to the gradient of the loss (e.g. 1/accumulation steps). */
   lossScale?: number;
+  /** fp8 ablation: also quantize attention's q, k, v to E4M3 (default: bf16 attention). */
+  fp8Attention?: boolean;
 }
 
 /** What {@linkcode forwardBackward} returns. */
@@ -426,9 +428,12 @@ export function forwardBackward(
     let v: Float32Array = matmulT(h, wv, N, C, KD); // (N, NKV*HS)
     _rope(q, B, T, NH, HS, cos, sin);
     _rope(k, B, T, NKV, HS, cos, sin);
-    const qa = attnP === "fp32" ? q : roundBf16(q);
-    const ka = attnP === "fp32" ? k : roundBf16(k);
-    if (attnP !== "fp32") v = roundBf16(v);
+    const fp8Att = p === "fp8" && opts.fp8Attention;
+    const attQ = (a: Float32Array, tag: string): Float32Array =>
+      fp8Att ? _qFwd(a, "fp8", st, pre + tag) : attnP === "fp32" ? a : roundBf16(a);
+    const qa = attQ(q, "attn_q");
+    const ka = attQ(k, "attn_k");
+    v = attQ(v, "attn_v");
     const pr = new Float32Array(B * NH * T * T); // (B, NH, T, T)
     const attRaw = new Float32Array(N * QD); // (N, NH*HS)
     for (let b = 0; b < B; b++) {

@@ -26,6 +26,10 @@ export interface Tokenizer {
   bosId: number | null;
   /** The tokenizer.json object. */
   json: Record<string, unknown>;
+  /** The vocabulary string of `id` (in the model's own alphabet), or undefined. */
+  tokenString(id: number): string | undefined;
+  /** Splits a vocabulary string into this tokenizer's own ids by its model alone (no pre-tokenizer). */
+  pieceToIds(piece: string): number[];
 }
 
 const EOS_NAMES = ["<|end_of_text|>", "</s>", "<|endoftext|>", "<eos>"];
@@ -51,7 +55,17 @@ export function tokenizerFromJson(
     for (const n of names) if (vocab.has(n)) return vocab.get(n)!;
     return null;
   };
+  const strings: string[] = [];
+  for (const [s, id] of vocab) strings[id] = s;
+  const model = tok.model!;
   return {
+    tokenString: (id) => strings[id],
+    pieceToIds: (piece) => {
+      if (vocab.has(piece)) return [vocab.get(piece)!];
+      return model.encode([piece]).map((t) => vocab.get(t)).filter((x): x is number =>
+        x !== undefined
+      );
+    },
     encode: (text) => tok.encode(text, { add_special_tokens: false }).ids,
     decode: (ids) => tok.decode(ids, { skip_special_tokens: true }),
     vocabSize: maxId + 1,
