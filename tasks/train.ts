@@ -15,6 +15,7 @@ import { tokenizeToShard } from "../lib/train/tokenize.ts";
 import { generate } from "../lib/train/generate.ts";
 import { extendVocabulary } from "../lib/train/extend.ts";
 import { train, type TrainOptions } from "../lib/train/trainer.ts";
+import { repairJsonlTail } from "../lib/train/checkpoint.ts";
 import { TRAIN_OPTIONS } from "../lib/train/options.ts";
 
 const SUBCOMMANDS = {
@@ -176,6 +177,7 @@ if (import.meta.main) {
       } catch {
         throw new UserError(`--resume ${dir}: not a train run folder (no readable config.json)`);
       }
+      for (const f of ["metrics.jsonl", "log.jsonl"]) await repairJsonlTail(`${dir}/${f}`);
     }
     const run = await createRun({
       task: "train",

@@ -92,3 +92,20 @@ export async function loadLatestCheckpoint(dir: string): Promise<
   const state = JSON.parse(await Deno.readTextFile(join(path, "trainer_state.json")));
   return { path, cfg, params, m, v, state };
 }
+
+/**
+ * Cuts a partial last line (left by a kill mid-write) off a JSONL log so that lines appended by
+ * a resumed run start on a line of their own.
+ */
+export async function repairJsonlTail(path: string): Promise<void> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    throw err;
+  }
+  if (!bytes.length || bytes[bytes.length - 1] === 0x0a) return;
+  const cut = bytes.lastIndexOf(0x0a) + 1;
+  await Deno.truncate(path, cut);
+}
