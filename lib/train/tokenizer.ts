@@ -103,22 +103,23 @@ export function bytesToUnicode(): string[] {
 }
 
 /**
- * A byte-level BPE tokenizer.json: ids 0–255 are the bytes, then one id per merge, then the
- * special tokens `<|begin_of_text|>`, `<|end_of_text|>`, `<|pad|>`, `<|reserved_0|>`.
- * With no merges the vocabulary is 260 (the tiny preset's `vocab_size`).
+ * A byte-level BPE tokenizer.json: ids 0–255 are the bytes, 256–259 the special tokens
+ * `<|begin_of_text|>`, `<|end_of_text|>`, `<|pad|>`, `<|reserved_0|>`, then one id per merge —
+ * so a tokenizer with more merges extends one with fewer, keeping its ids. With no merges the
+ * vocabulary is 260 (the tiny preset's `vocab_size`).
  */
 export function byteLevelTokenizerJson(merges: [string, string][] = []): Record<string, unknown> {
   const b2u = bytesToUnicode();
   const vocab: Record<string, number> = {};
   b2u.forEach((ch, i) => (vocab[ch] = i));
-  let next = 256;
+  const specials = ["<|begin_of_text|>", "<|end_of_text|>", "<|pad|>", "<|reserved_0|>"];
+  let next = 256 + specials.length; // merges come after the specials, so extending keeps old ids
   for (const [a, b] of merges) {
     if (!(a in vocab) || !(b in vocab)) throw new Error(`merge ${a} ${b}: parts not in vocabulary`);
     if (!((a + b) in vocab)) vocab[a + b] = next++;
   }
-  const specials = ["<|begin_of_text|>", "<|end_of_text|>", "<|pad|>", "<|reserved_0|>"];
   const added = specials.map((content, i) => ({
-    id: next + i,
+    id: 256 + i,
     content,
     single_word: false,
     lstrip: false,
