@@ -6,6 +6,7 @@
  */
 
 import { corpusStage } from "./corpus_stage.ts";
+import { trainStage } from "./train_stage.ts";
 import type { DemoStage, PlannedStage } from "./stage.ts";
 
 /** Every stage of the pipeline, in order. */
@@ -19,7 +20,7 @@ export const DEMO_STAGES: (DemoStage | PlannedStage)[] = [
     planned: true,
   },
   { name: "tokenizer", summary: "Korean Unigram vocabulary merged into Llama 3.1", planned: true },
-  { name: "train", summary: "tiny Llama base, then continual pretraining in FP8", planned: true },
+  trainStage,
   { name: "eval", summary: "Korean and English benchmarks before and after", planned: true },
 ];
 
