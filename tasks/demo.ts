@@ -3,6 +3,7 @@
 import { parseOrHelp, runMain } from "../lib/cli/main.ts";
 import { runDemo, summaryMarkdown } from "../lib/demo/run_demo.ts";
 import { DEMO_STAGES } from "../lib/demo/stages.ts";
+import { UserError } from "../lib/io/errors.ts";
 
 const spec = {
   name: "demo",
@@ -24,6 +25,12 @@ if (import.meta.main) {
     const parsed = await parseOrHelp(spec, Deno.args);
     if (!parsed) return;
     const { options, quiet } = parsed;
+    const names = DEMO_STAGES.map((s) => s.name);
+    for (const name of options.only ?? []) {
+      if (!names.includes(name)) {
+        throw new UserError(`--only: unknown stage "${name}" (stages: ${names.join(", ")})`);
+      }
+    }
     const { dir, results } = await runDemo({
       cacheDir: options.cache_dir,
       runsDir: options.runs_dir,

@@ -133,6 +133,26 @@ Deno.test("only the network tasks may reach beyond 127.0.0.1", () => {
   }
 });
 
+Deno.test("every task but test names the folders it may read and write", () => {
+  for (const [name, line] of tasks) {
+    if (name === "test") continue; // the test runner writes temp folders anywhere
+    for (const cmd of splitCommands(line)) {
+      if (cmd[0] !== "deno" || cmd[1] !== "run") continue;
+      const perms = permissionsOf(cmd);
+      assert.notEqual(
+        perms.write,
+        "all",
+        `task "${name}" may write anywhere: list its output folders`,
+      );
+      assert.notEqual(
+        perms.read,
+        "all",
+        `task "${name}" may read anywhere: list its input folders`,
+      );
+    }
+  }
+});
+
 for (const [name, line] of tasks) {
   const cmds = splitCommands(line).filter((c) =>
     c[0] === "deno" && (c[1] === "run" || c[1] === "test")

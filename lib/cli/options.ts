@@ -211,7 +211,9 @@ export async function readConfigFile(
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
     const opt = options[key];
     if (!opt) {
-      throw new UserError(`${path}: unknown field "${key}"${_suggest(key, options, (k) => k, "")}`);
+      throw new UserError(
+        `${path}: unknown field "${key}"${_suggest(key, options, (k) => `"${k}"`, "")}`,
+      );
     }
     const problem = checkValue(opt, value);
     if (problem) {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { getRuntime, GpuUsageError } from "./runtime.ts";
+import { gpuTest } from "./testing.ts";
 
 const SAXPY = `
 override WG: u32 = 64u;
@@ -15,7 +16,7 @@ function saxpyRef(a: number, x: Float32Array, y: Float32Array): Float32Array {
   return y.map((v, i) => Math.fround(Math.fround(a * x[i]) + v));
 }
 
-Deno.test("GpuRuntime.dispatch() runs a kernel that matches its reference", async () => {
+gpuTest("GpuRuntime.dispatch() runs a kernel that matches its reference", async () => {
   const rt = await getRuntime();
   const n = 1000; // not a multiple of the workgroup size
   const x = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
@@ -31,7 +32,7 @@ Deno.test("GpuRuntime.dispatch() runs a kernel that matches its reference", asyn
   rt.release(by);
 });
 
-Deno.test("GpuRuntime.buffer() reuses released buffers of the same bucket", async () => {
+gpuTest("GpuRuntime.buffer() reuses released buffers of the same bucket", async () => {
   const rt = await getRuntime();
   const a = rt.buffer(1000);
   rt.release(a);
@@ -40,17 +41,20 @@ Deno.test("GpuRuntime.buffer() reuses released buffers of the same bucket", asyn
   rt.release(b);
 });
 
-Deno.test("GpuRuntime.dispatch() refuses bindings beyond the device limit before running", async () => {
-  const rt = await getRuntime();
-  const pipe = rt.pipeline("saxpy", SAXPY);
-  const small = rt.buffer(16);
-  const fake = { buffer: small, offset: 0, size: rt.maxBinding + 4 };
-  assert.throws(() => rt.dispatch(pipe, [fake, small, small], [1]), GpuUsageError);
-  assert.throws(() => rt.dispatch(pipe, [small, small, small], [1e9]), GpuUsageError);
-  rt.release(small);
-});
+gpuTest(
+  "GpuRuntime.dispatch() refuses bindings beyond the device limit before running",
+  async () => {
+    const rt = await getRuntime();
+    const pipe = rt.pipeline("saxpy", SAXPY);
+    const small = rt.buffer(16);
+    const fake = { buffer: small, offset: 0, size: rt.maxBinding + 4 };
+    assert.throws(() => rt.dispatch(pipe, [fake, small, small], [1]), GpuUsageError);
+    assert.throws(() => rt.dispatch(pipe, [small, small, small], [1e9]), GpuUsageError);
+    rt.release(small);
+  },
+);
 
-Deno.test("GpuRuntime.time() measures GPU work", async () => {
+gpuTest("GpuRuntime.time() measures GPU work", async () => {
   const rt = await getRuntime();
   const n = 1 << 16;
   const bx = rt.upload(new Float32Array(n));
