@@ -141,7 +141,13 @@ export const trainStage: DemoStage = {
     const final = await loadModel(cpt.model_dir);
     const prompt = [cptTok.bosId!, ...cptTok.encode("LibreOffice ")];
     const sample = cptTok.decode(
-      generate(final.cfg, final.params, prompt, { maxNewTokens: 40, stopIds: [cptTok.eosId!] }),
+      generate(final.cfg, final.params, prompt, {
+        maxNewTokens: 40,
+        temperature: 0.8,
+        topP: 0.9,
+        seed: 0,
+        stopIds: [cptTok.eosId!],
+      }),
     );
     ctx.artifacts.set("train.base", base.model_dir);
     ctx.artifacts.set("train.cpt", cpt.model_dir);
