@@ -6,6 +6,7 @@
 
 import type { BenchSuite } from "./harness.ts";
 import { ioBench } from "./io_bench.ts";
+import { trainBench } from "./train_bench.ts";
 
 /** The suites `deno task bench` knows. */
-export const BENCH_SUITES: BenchSuite[] = [ioBench];
+export const BENCH_SUITES: BenchSuite[] = [ioBench, trainBench];

