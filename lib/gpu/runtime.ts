@@ -66,11 +66,15 @@ export class GpuRuntime {
     return this.device.limits.maxStorageBufferBindingSize;
   }
 
-  /** The WGSL source of `kernels/<name>.wgsl` (cached). */
+  /**
+   * The WGSL source of `kernels/<name>.wgsl` (cached). A line `// @include other` is replaced by
+   * the source of `kernels/other.wgsl` (once per kernel), so shared helpers (number formats) live in
+   * one file.
+   */
   kernelSource(name: string): string {
     let src = this.#sources.get(name);
     if (src === undefined) {
-      src = Deno.readTextFileSync(new URL(`../../kernels/${name}.wgsl`, import.meta.url));
+      src = _expandIncludes(name, new Set());
       this.#sources.set(name, src);
     }
     return src;
@@ -169,12 +173,13 @@ export class GpuRuntime {
   }
 
   /**
-   * Records one dispatch of `pipeline` with `bindings` on group 0 (binding i = bindings[i]) over
-   * `workgroups`. Checks sizes against the device's limits first.
+   * Records one dispatch of `pipeline` with `bindings` on group 0 (binding i = bindings[i]; leave
+   * `undefined` where the entry point does not use binding i) over `workgroups`. Checks sizes
+   * against the device's limits first.
    */
   dispatch(
     pipeline: GPUComputePipeline,
-    bindings: Binding[],
+    bindings: (Binding | undefined)[],
     workgroups: [number, number?, number?],
   ): void {
     const maxWg = this.device.limits.maxComputeWorkgroupsPerDimension;
@@ -185,7 +190,9 @@ export class GpuRuntime {
       }
     }
     if (x === 0 || y === 0 || z === 0) return;
-    const entries: GPUBindGroupEntry[] = bindings.map((b, i) => {
+    const entries: GPUBindGroupEntry[] = [];
+    bindings.forEach((b, i) => {
+      if (b === undefined) return; // a binding this entry point does not use
       const r = b instanceof GPUBuffer ? { buffer: b } : b;
       const size = r.size ?? r.buffer.size - (r.offset ?? 0);
       const isUniform = (r.buffer.usage & 0x40) !== 0;
@@ -194,7 +201,7 @@ export class GpuRuntime {
           `${pipeline.label}: binding ${i} is ${size} bytes, above the device's limit ${this.maxBinding}; split the tensor`,
         );
       }
-      return { binding: i, resource: r };
+      entries.push({ binding: i, resource: r });
     });
     const group = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
     this.#encoder ??= this.device.createCommandEncoder();
@@ -286,6 +293,27 @@ export class GpuRuntime {
     resolve.destroy();
     return { ms: Number(ts[1] - ts[0]) / 1e6, source: "timestamp" };
   }
+}
+
+/**
+ * Workgroup counts `[x, y]` covering `count` invocations of `wgSize` each, folding into y when x
+ * would pass the per-dimension limit 65535; kernels index `gid.x + gid.y * nwg.x * wgSize`.
+ */
+export function grid1d(count: number, wgSize: number): [number, number] {
+  const groups = Math.ceil(count / wgSize);
+  if (groups <= 65535) return [groups, 1];
+  const y = Math.ceil(groups / 65535);
+  return [Math.ceil(groups / y), y];
+}
+
+function _expandIncludes(name: string, seen: Set<string>): string {
+  if (!/^[a-z0-9_]+$/.test(name)) throw new GpuUsageError(`kernel name "${name}" is not valid`);
+  seen.add(name);
+  const text = Deno.readTextFileSync(new URL(`../../kernels/${name}.wgsl`, import.meta.url));
+  return text.replace(/^\/\/ @include ([a-z0-9_]+)\s*$/gm, (_m, inc: string) => {
+    if (seen.has(inc)) return `// (${inc} already included)`;
+    return _expandIncludes(inc, seen);
+  });
 }
 
 function _bucket(n: number): number {
