@@ -80,7 +80,7 @@ gpuTest(
     const got = await gpu.logits(tokens, B, T);
     const want = forwardBackward(c, params, tokens, null, B, T, { wantLogits: true }).logits!;
     const { diff, at } = maxDiff(got, want);
-  assert.ok(diff < 2e-5, `max |gpu - ref| = ${diff} at ${at}: gpu ${got[at]} ref ${want[at]}`);
+    assert.ok(diff < 2e-5, `max |gpu - ref| = ${diff} at ${at}: gpu ${got[at]} ref ${want[at]}`);
     gpu.destroy();
   },
 );

@@ -16,7 +16,6 @@ import type { LlamaConfig } from "../model/config.ts";
 import { loadModel, saveModel } from "../model/hf_folder.ts";
 import type { Params } from "../model/llama_ref.ts";
 import { readSafetensors, tensorToF32, writeSafetensors } from "../model/safetensors.ts";
-import type { AdamW } from "./optim.ts";
 import type { LoaderState } from "./data.ts";
 
 /** What trainer_state.json holds. */
@@ -34,7 +33,7 @@ export async function saveCheckpoint(
   dir: string,
   cfg: LlamaConfig,
   params: Params,
-  opt: AdamW,
+  opt: { m: Params; v: Params },
   state: TrainerState,
   tokenizerDir?: string,
   keep = 2,

@@ -87,6 +87,12 @@ export const TRAIN_OPTIONS = {
     max: 0.5,
     description: "held-out documents per source",
   },
+  engine: {
+    type: "string",
+    default: "cpu",
+    choices: ["cpu", "gpu"],
+    description: "cpu = TypeScript reference (fp32/bf16/fp8); gpu = WebGPU (fp32 so far)",
+  },
   save_dtype: {
     type: "string",
     default: "f32",

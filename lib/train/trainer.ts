@@ -3,11 +3,11 @@
  * Llama model on mixed token shards, with Thunder-LLM's optimizer settings, periodic validation per
  * source, metrics to the run folder, checkpoints, and exact resume after `kill -9`.
  *
- * Engine: this loop runs the model through the CPU reference (lib/model/llama_ref.ts) — the
- * "CPU path". Precision `bf16`/`fp8` there emulates the GPU recipe's operand rounding (FP8 E4M3
- * forward / E5M2 backward with per-tensor current scaling in every linear layer and the LM head;
- * bf16 attention and norms; f32 master weights and optimizer state). The GPU path (issue 3's WGSL
- * ops) is not wired in yet.
+ * Engines (lib/train/engine.ts): `cpu` runs the model through the CPU reference
+ * (lib/model/llama_ref.ts) — the "CPU path" — where precision `bf16`/`fp8` emulates the GPU
+ * recipe's operand rounding (FP8 E4M3 forward / E5M2 backward with per-tensor current scaling in
+ * every linear layer and the LM head; bf16 attention and norms; f32 master weights and optimizer
+ * state); `gpu` runs it on WebGPU through issue 3's ops (f32 only so far).
  *
  * @module
  */
@@ -18,17 +18,11 @@ import { Progress, progressMode } from "../cli/progress.ts";
 import type { RunFolder } from "../run/run_folder.ts";
 import { type LlamaConfig, parameterCount, readLlamaConfig } from "../model/config.ts";
 import { loadModel, saveModel } from "../model/hf_folder.ts";
-import {
-  forwardBackward,
-  type Fp8Stat,
-  initParams,
-  type Params,
-  type Precision,
-  zeroGrads,
-} from "../model/llama_ref.ts";
+import { type Fp8Stat, initParams, type Params, type Precision } from "../model/llama_ref.ts";
 import { MixedLoader, type Source } from "./data.ts";
 import { readShard } from "./shards.ts";
-import { AdamW, clipGradNorm, lrAt } from "./optim.ts";
+import { lrAt } from "./optim.ts";
+import { createEngine, type Engine } from "./engine.ts";
 import { loadLatestCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.ts";
 
 /** The resolved options of a training run (snake_case, as in the YAML config). */
@@ -58,6 +52,7 @@ export interface TrainOptions {
   ckpt_every: number;
   val_fraction: number;
   save_dtype: string;
+  engine: string;
 }
 
 /** Options that must be equal between a run and its resume. */
@@ -122,24 +117,18 @@ function _fp8Record(stats: Map<string, Fp8Stat>): Record<string, [number, number
 }
 
 /** Validation loss and perplexity per source. */
-export function evaluate(
-  cfg: LlamaConfig,
-  params: Params,
+export async function evaluate(
+  engine: Engine,
   loader: MixedLoader,
   batches: number,
-  precision: Precision,
-): Record<string, { loss: number; ppl: number; tokens: number }> {
+): Promise<Record<string, { loss: number; ppl: number; tokens: number }>> {
   const out: Record<string, { loss: number; ppl: number; tokens: number }> = {};
   for (const s of loader.streams) {
     let sum = 0, n = 0;
     for (const b of loader.valBatches(s.name, batches)) {
-      const r = forwardBackward(cfg, params, b.tokens, b.targets, loader.B, loader.T, {
-        precision,
-      });
-      if (r.count) {
-        sum += r.loss * r.count;
-        n += r.count;
-      }
+      const r = await engine.evalBatch(b);
+      sum += r.sum;
+      n += r.count;
     }
     if (n) out[s.name] = { loss: sum / n, ppl: Math.exp(sum / n), tokens: n };
   }
@@ -220,33 +209,39 @@ export async function train(
       `seq_len ${opts.seq_len} exceeds the model's max_position_embeddings ${cfg.max_position_embeddings}`,
     );
   }
-  const adam = new AdamW(
-    { beta1: opts.beta1, beta2: opts.beta2, eps: opts.eps, weightDecay: opts.weight_decay },
+  const engine = await createEngine(opts.engine, {
+    cfg,
     params,
-  );
-  if (latest) {
-    adam.m = latest.m;
-    adam.v = latest.v;
-    adam.t = latest.state.adam_t;
-  }
+    adam: { beta1: opts.beta1, beta2: opts.beta2, eps: opts.eps, weightDecay: opts.weight_decay },
+    moments: latest ? { m: latest.m, v: latest.v, t: latest.state.adam_t } : undefined,
+    B: opts.batch_size,
+    T: opts.seq_len,
+    precision,
+    fp8Attention: opts.fp8_attention,
+    clip: opts.clip,
+  });
   const tokDir = opts.tokenizer
     ? (opts.tokenizer.endsWith(".json") ? join(opts.tokenizer, "..") : opts.tokenizer)
     : opts.init_from || undefined;
   const nParams = parameterCount(cfg);
-  const engine = "cpu-reference";
   run.log(
     `${
       latest ? `resuming at step ${step}` : "training"
-    }: ${nParams} parameters, ${precision}, engine ${engine}, ` +
+    }: ${nParams} parameters, ${precision}, engine ${engine.name}, ` +
       `sources ${sources.map((s) => `${s.name}×${s.weight}`).join(" ")}`,
   );
-  const state = (): TrainerState => ({
-    step,
-    adam_t: adam.t,
-    loader: loader.state(),
-    tokens_seen: tokensSeen,
-    options_key: optionsKey,
-  });
+  const checkpoint = async () => {
+    const snap = await engine.snapshot();
+    const st: TrainerState = {
+      step,
+      adam_t: snap.t,
+      loader: loader.state(),
+      tokens_seen: tokensSeen,
+      options_key: optionsKey,
+    };
+    await saveCheckpoint(ckptDir, cfg, snap.params, snap, st, tokDir);
+    return snap.params;
+  };
   const progress = new Progress({
     label: "train",
     total: opts.steps,
@@ -260,25 +255,16 @@ export async function train(
   let val: TrainSummary["val"] = {};
   while (step < opts.steps) {
     const ts = performance.now();
-    const grads = zeroGrads(params);
-    const stats = precision === "fp8" ? new Map<string, Fp8Stat>() : undefined;
-    let loss = 0;
     const bySource: Record<string, number> = {};
-    for (let micro = 0; micro < opts.grad_accum; micro++) {
+    const micro = [];
+    for (let k = 0; k < opts.grad_accum; k++) {
       const b = loader.next();
       for (const s of b.sources) bySource[s] = (bySource[s] ?? 0) + 1;
-      const r = forwardBackward(cfg, params, b.tokens, b.targets, opts.batch_size, opts.seq_len, {
-        precision,
-        grads,
-        fp8Stats: stats,
-        fp8Attention: opts.fp8_attention,
-        lossScale: 1 / opts.grad_accum,
-      });
-      loss += r.loss / opts.grad_accum;
+      micro.push(b);
     }
-    const norm = clipGradNorm(grads, opts.clip);
     const lr = lrAt(step, opts.lr, opts.warmup_steps, opts.steps, opts.min_lr_ratio);
-    adam.step(params, grads, lr);
+    const r = await engine.step(micro, lr);
+    const loss = r.loss, norm = r.gradNorm, stats = r.fp8;
     step++;
     stepsRun++;
     tokensSeen += tokensPerStep;
@@ -297,7 +283,7 @@ export async function train(
     progress.note = `loss ${loss.toFixed(3)} lr ${lr.toExponential(2)}`;
     progress.set(step);
     if ((opts.eval_every > 0 && step % opts.eval_every === 0) || step === opts.steps) {
-      val = evaluate(cfg, params, loader, opts.eval_batches, precision);
+      val = await evaluate(engine, loader, opts.eval_batches);
       run.metric({ step, val });
       run.log(
         `step ${step}: loss ${loss.toFixed(4)}; val ` +
@@ -306,7 +292,7 @@ export async function train(
       );
     }
     if (opts.ckpt_every > 0 && step % opts.ckpt_every === 0 && step < opts.steps) {
-      await saveCheckpoint(ckptDir, cfg, params, adam, state(), tokDir);
+      await checkpoint();
     }
     if (ctl.stopAfterStep !== undefined && step >= ctl.stopAfterStep) break;
   }
@@ -314,13 +300,14 @@ export async function train(
   const secs = (performance.now() - t0) / 1000;
   const modelDir = run.path("model");
   if (step >= opts.steps) {
-    await saveCheckpoint(ckptDir, cfg, params, adam, state(), tokDir);
+    params = await checkpoint();
     const dtype = ({ f32: "F32", bf16: "BF16", f16: "F16" } as const)[opts.save_dtype as "f32"];
     if (!dtype) {
       throw new UserError(`save_dtype: expected f32, bf16 or f16, got ${opts.save_dtype}`);
     }
     await saveModel(modelDir, cfg, params, { dtype, tokenizerDir: tokDir });
   }
+  engine.close();
   return {
     steps: step,
     final_loss: lastLoss,
@@ -328,7 +315,7 @@ export async function train(
     tokens_per_s: stepsRun ? Math.round((stepsRun * tokensPerStep) / secs) : 0,
     model_dir: modelDir,
     parameters: nParams,
-    engine,
+    engine: engine.name,
     resumed_from_step: resumedFrom,
   };
 }
