@@ -9,7 +9,13 @@
  * Activations are row-major (N, ·), so a (N, NH·HS) buffer is the (B, T, NH, HS) tensor the
  * attention kernel takes.
  *
- * Precision: this first GPU version is f32 throughout (attention included). Residual additions
+ * Precision: `fp32` is f32 throughout. `bf16` rounds every linear layer's operands (activations,
+ * weights, output gradients) and attention's q, k, v, o to BF16, accumulating in f32. `fp8` is
+ * Transformer Engine's HYBRID recipe on issue 3's FP8 GEMMs (`fp8Linear`: E4M3 activations and
+ * weights, E5M2 output gradients, per-tensor delayed scaling with an amax history) in every linear
+ * layer, with BF16 attention; its LM head runs the fused cross-entropy on E4M3-rounded h and W
+ * (forward exact; the head's output gradient stays f32, since the fused kernel takes f32).
+ * RMSNorm, SwiGLU and the residual stream are f32 in every mode. Residual additions
  * ride on GEMM accumulation (`beta = 1`): forward, a projection is accumulated into a copy of the
  * residual stream; backward, a norm's input gradient is added by a GEMM against an identity
  * (C, C) — issue 3's op set has no element-wise add yet; a fused add would remove that GEMM.
@@ -33,8 +39,10 @@ import {
 } from "../ops/nn.ts";
 import { attention, attentionBackward } from "../ops/attention.ts";
 import { crossEntropy } from "../ops/loss.ts";
+import { dequantizeFp8, fromBf16, toBf16 } from "../ops/cast.ts";
+import { fp8Linear, fp8LinearBackward, Fp8Scaling } from "../ops/fp8.ts";
 import type { LlamaConfig } from "./config.ts";
-import { type Params, paramShapes } from "./llama_ref.ts";
+import { type Params, paramShapes, type Precision } from "./llama_ref.ts";
 
 /** A tensor viewed with another shape (same buffer, same element count). */
 function _view(t: Tensor, shape: number[]): Tensor {
@@ -47,14 +55,29 @@ function _copy(rt: GpuRuntime, t: Tensor): Tensor {
   return out;
 }
 
+/** What a linear layer's backward needs: its (possibly rounded) input and weight operands. */
+interface _Saved {
+  x: Tensor; // (N, I) input as used by the GEMM (f32, bf16 or e4m3)
+  w: Tensor; // (O, I) weight as used by the GEMM
+  slot: string; // FP8 slot prefix
+  own: boolean; // x and w are copies to free after the backward
+}
+
 interface _LayerCache {
+  sq: _Saved;
+  sk: _Saved;
+  sv: _Saved;
+  so: _Saved;
+  sg: _Saved;
+  su: _Saved;
+  sd: _Saved;
+  qa: Tensor; // q, k, v, o as attention saw them (bf16 unless fp32)
+  ka: Tensor;
+  va: Tensor;
+  oa: Tensor;
   x: Tensor; // (N, C) layer input
   rstd1: Tensor; // (N)
   h: Tensor; // (N, C) normed input of q/k/v
-  q: Tensor; // (N, NH*HS) after RoPE
-  k: Tensor; // (N, NKV*HS) after RoPE
-  v: Tensor; // (N, NKV*HS)
-  o: Tensor; // (N, NH*HS) attention output
   lse: Tensor; // (B, NH, T)
   x2: Tensor; // (N, C) after the attention residual
   rstd2: Tensor; // (N)
@@ -70,7 +93,25 @@ export class LlamaGpu {
   readonly #rope: RopeTable;
   readonly #eye: Tensor; // (C, C) identity for residual-gradient accumulation
 
-  constructor(readonly rt: GpuRuntime, readonly cfg: LlamaConfig, params: Params) {
+  /** FP8 scaling state (fp8 only): slots `<layer>.<proj>.x|w` (E4M3) and `d<layer>.<proj>` (E5M2). */
+  readonly fp8?: Fp8Scaling;
+
+  constructor(
+    readonly rt: GpuRuntime,
+    readonly cfg: LlamaConfig,
+    params: Params,
+    readonly precision: Precision = "fp32",
+  ) {
+    if (precision === "fp8") {
+      const slots: string[] = [];
+      for (let l = 0; l < cfg.num_hidden_layers; l++) {
+        for (const p of ["q", "k", "v", "o", "gate", "up", "down"]) {
+          slots.push(`l${l}.${p}.x`, `l${l}.${p}.w`, `dl${l}.${p}`);
+        }
+      }
+      slots.push("head.x", "head.w");
+      this.fp8 = new Fp8Scaling(rt, slots);
+    }
     for (const [name, shape] of paramShapes(cfg)) {
       const p = params.get(name);
       if (!p) throw new Error(`LlamaGpu: missing parameter ${name}`);
@@ -107,6 +148,50 @@ export class LlamaGpu {
     return this.#w(this.cfg.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight");
   }
 
+  /** y (N, O) = x (N, I) · Wᵀ in this model's precision; returns y and what the backward needs. */
+  #linear(x: Tensor, wName: string, slot: string): { y: Tensor; saved: _Saved } {
+    const { rt } = this;
+    const w = this.#w(wName);
+    if (this.precision === "fp8") {
+      const r = fp8Linear(rt, this.fp8!, x, w, { x: `${slot}.x`, w: `${slot}.w` });
+      return { y: r.y, saved: { x: r.xq, w: r.wq, slot, own: true } };
+    }
+    if (this.precision === "bf16") {
+      const xb = toBf16(rt, x), wb = toBf16(rt, w);
+      return { y: matmul(rt, xb, wb, { transB: true }), saved: { x: xb, w: wb, slot, own: true } };
+    }
+    return { y: matmul(rt, x, w, { transB: true }), saved: { x, w, slot, own: false } };
+  }
+
+  /** Backward of {@linkcode #linear}: returns dx and adds dW into `grads`. */
+  #linearBackward(dy: Tensor, s: _Saved, dw: Tensor): Tensor {
+    const { rt } = this;
+    if (this.precision === "fp8") {
+      const slots = { x: `${s.slot}.x`, w: `${s.slot}.w`, dy: `d${s.slot}` };
+      return fp8LinearBackward(rt, this.fp8!, dy, { xq: s.x, wq: s.w }, slots, dw).dx;
+    }
+    if (this.precision === "bf16") {
+      const dyb = toBf16(rt, dy);
+      const dx = matmul(rt, dyb, s.w);
+      matmul(rt, dyb, s.x, { transA: true, out: dw, beta: 1 });
+      free(rt, dyb);
+      return dx;
+    }
+    const dx = matmul(rt, dy, s.w);
+    matmul(rt, dy, s.x, { transA: true, out: dw, beta: 1 });
+    return dx;
+  }
+
+  /** dst (N, C) += src (N, C), by a GEMM against the identity (no element-wise add op yet). */
+  #addInto(dst: Tensor, src: Tensor): void {
+    matmul(this.rt, src, this.#eye, { out: dst, beta: 1 });
+  }
+
+  /** Attention operands in this precision (bf16 unless fp32). */
+  #attIn(t: Tensor): Tensor {
+    return this.precision === "fp32" ? t : toBf16(this.rt, t);
+  }
+
   /** Runs the decoder stack; returns the final hidden states before the norm and the caches. */
   #stack(ids: Tensor, pos: Tensor, B: number, T: number) {
     const { rt, cfg } = this;
@@ -117,44 +202,53 @@ export class LlamaGpu {
     for (let l = 0; l < cfg.num_hidden_layers; l++) {
       const pre = `model.layers.${l}.`;
       const n1 = rmsnorm(rt, x, this.#w(pre + "input_layernorm.weight"), eps);
-      const qr = matmul(rt, n1.y, this.#w(pre + "self_attn.q_proj.weight"), { transB: true });
-      const kr = matmul(rt, n1.y, this.#w(pre + "self_attn.k_proj.weight"), { transB: true });
-      const v = matmul(rt, n1.y, this.#w(pre + "self_attn.v_proj.weight"), { transB: true });
-      const q = rope(rt, _view(qr, [N, NH, HS]), pos, this.#rope); // (N, NH, HS)
-      const k = rope(rt, _view(kr, [N, NKV, HS]), pos, this.#rope); // (N, NKV, HS)
-      free(rt, qr, kr);
+      const lq = this.#linear(n1.y, pre + "self_attn.q_proj.weight", `l${l}.q`);
+      const lk = this.#linear(n1.y, pre + "self_attn.k_proj.weight", `l${l}.k`);
+      const lv = this.#linear(n1.y, pre + "self_attn.v_proj.weight", `l${l}.v`);
+      const q = rope(rt, _view(lq.y, [N, NH, HS]), pos, this.#rope); // (N, NH, HS)
+      const k = rope(rt, _view(lk.y, [N, NKV, HS]), pos, this.#rope); // (N, NKV, HS)
+      free(rt, lq.y, lk.y);
+      const qa = this.#attIn(q), ka = this.#attIn(k), va = this.#attIn(lv.y);
       const att = attention(
         rt,
-        _view(q, [B, T, NH, HS]),
-        _view(k, [B, T, NKV, HS]),
-        _view(v, [B, T, NKV, HS]),
+        _view(qa, [B, T, NH, HS]),
+        _view(ka, [B, T, NKV, HS]),
+        _view(va, [B, T, NKV, HS]),
       );
+      const o = this.precision === "fp32" ? att.o : fromBf16(rt, att.o); // (B, T, NH, HS) f32
+      const lo = this.#linear(_view(o, [N, NH * HS]), pre + "self_attn.o_proj.weight", `l${l}.o`);
       const x2 = _copy(rt, x); // x2 = x + o·Woᵀ
-      matmul(rt, _view(att.o, [N, NH * HS]), this.#w(pre + "self_attn.o_proj.weight"), {
-        transB: true,
-        out: x2,
-        beta: 1,
-      });
+      this.#addInto(x2, lo.y);
       const n2 = rmsnorm(rt, x2, this.#w(pre + "post_attention_layernorm.weight"), eps);
-      const g = matmul(rt, n2.y, this.#w(pre + "mlp.gate_proj.weight"), { transB: true });
-      const u = matmul(rt, n2.y, this.#w(pre + "mlp.up_proj.weight"), { transB: true });
-      const a = swiglu(rt, g, u);
+      const lg = this.#linear(n2.y, pre + "mlp.gate_proj.weight", `l${l}.gate`);
+      const lu = this.#linear(n2.y, pre + "mlp.up_proj.weight", `l${l}.up`);
+      const a = swiglu(rt, lg.y, lu.y);
+      const ld = this.#linear(a, pre + "mlp.down_proj.weight", `l${l}.down`);
       const x3 = _copy(rt, x2); // x3 = x2 + a·Wdᵀ
-      matmul(rt, a, this.#w(pre + "mlp.down_proj.weight"), { transB: true, out: x3, beta: 1 });
+      this.#addInto(x3, ld.y);
+      free(rt, lo.y, ld.y);
+      if (this.precision !== "fp32") free(rt, q, k, lv.y, o);
       caches.push({
+        sq: lq.saved,
+        sk: lk.saved,
+        sv: lv.saved,
+        so: lo.saved,
+        sg: lg.saved,
+        su: lu.saved,
+        sd: ld.saved,
+        qa,
+        ka,
+        va,
+        oa: att.o,
         x,
         rstd1: n1.rstd,
         h: n1.y,
-        q: _view(q, [N, NH * HS]),
-        k: _view(k, [N, NKV * HS]),
-        v,
-        o: _view(att.o, [N, NH * HS]),
         lse: att.lse,
         x2,
         rstd2: n2.rstd,
         h2: n2.y,
-        g,
-        u,
+        g: lg.y,
+        u: lu.y,
         a,
       });
       x = x3;
@@ -173,17 +267,19 @@ export class LlamaGpu {
   }
 
   #freeCaches(caches: _LayerCache[]) {
+    const { rt } = this;
     for (const c of caches) {
+      for (const sv of [c.sq, c.sk, c.sv, c.so, c.sg, c.su, c.sd]) if (sv.own) free(rt, sv.x, sv.w);
       free(
-        this.rt,
+        rt,
+        c.qa,
+        c.ka,
+        c.va,
+        c.oa,
+        c.lse,
         c.x,
         c.rstd1,
         c.h,
-        c.q,
-        c.k,
-        c.v,
-        c.o,
-        c.lse,
         c.x2,
         c.rstd2,
         c.h2,
@@ -194,16 +290,38 @@ export class LlamaGpu {
     }
   }
 
+  /** The LM head's operands in this precision: h (N, C) and W (V, C), and what to free. */
+  #headOperands(h: Tensor): { h: Tensor; w: Tensor; temps: Tensor[] } {
+    const { rt } = this;
+    const w = this.#lmHead;
+    if (this.precision === "bf16") {
+      const hb = toBf16(rt, h), wb = toBf16(rt, w);
+      const hr = fromBf16(rt, hb), wr = fromBf16(rt, wb);
+      free(rt, hb, wb);
+      return { h: hr, w: wr, temps: [hr, wr] };
+    }
+    if (this.precision === "fp8") {
+      const fp8 = this.fp8!;
+      const hq = fp8.quantize(h, "head.x"), wq = fp8.quantize(w, "head.w");
+      const hr = dequantizeFp8(rt, hq, fp8.scaleInv("head.x"));
+      const wr = dequantizeFp8(rt, wq, fp8.scaleInv("head.w"));
+      free(rt, hq, wq);
+      return { h: hr, w: wr, temps: [hr, wr] };
+    }
+    return { h, w, temps: [] };
+  }
+
   /** Logits (B·T, V) of tokens (B, T), read back. */
   async logits(tokens: ArrayLike<number>, B: number, T: number): Promise<Float32Array> {
     const { rt, cfg } = this;
     const { ids, pos } = this.#inputs(tokens, B, T);
     const { x, caches } = this.#stack(ids, pos, B, T);
     const nf = rmsnorm(rt, x, this.#w("model.norm.weight"), cfg.rms_norm_eps);
-    const logits = matmul(rt, nf.y, this.#lmHead, { transB: true }); // (N, V)
+    const head = this.#headOperands(nf.y);
+    const logits = matmul(rt, head.h, head.w, { transB: true }); // (N, V)
     const out = await toF32(rt, logits);
     this.#freeCaches(caches);
-    free(rt, x, nf.y, nf.rstd, logits, ids, pos);
+    free(rt, x, nf.y, nf.rstd, logits, ids, pos, ...head.temps);
     return out;
   }
 
@@ -238,10 +356,12 @@ export class LlamaGpu {
     const { x, caches } = this.#stack(ids, pos, B, T);
     const nf = rmsnorm(rt, x, this.#w("model.norm.weight"), cfg.rms_norm_eps);
     const headGrad = G(cfg.tie_word_embeddings ? "model.embed_tokens.weight" : "lm_head.weight");
-    const ce = crossEntropy(rt, nf.y, this.#lmHead, tg, {
+    const head = this.#headOperands(nf.y);
+    const ce = crossEntropy(rt, head.h, head.w, tg, {
       gradScale: lossScale / count,
       dwAccum: headGrad,
     });
+    free(rt, ...head.temps);
     const fb = rmsnormBackward(
       rt,
       ce.dh!,
@@ -256,13 +376,11 @@ export class LlamaGpu {
       const pre = `model.layers.${l}.`;
       const c = caches[l];
       // MLP: x3 = x2 + a·Wdᵀ, a = silu(h2·Wgᵀ) ⊙ (h2·Wuᵀ)
-      const da = matmul(rt, dx, this.#w(pre + "mlp.down_proj.weight")); // (N, F)
-      matmul(rt, dx, c.a, { transA: true, out: G(pre + "mlp.down_proj.weight"), beta: 1 });
+      const da = this.#linearBackward(dx, c.sd, G(pre + "mlp.down_proj.weight")); // (N, F)
       const { dg, du } = swigluBackward(rt, da, c.g, c.u);
-      const dh2 = matmul(rt, dg, this.#w(pre + "mlp.gate_proj.weight")); // (N, C)
-      matmul(rt, du, this.#w(pre + "mlp.up_proj.weight"), { out: dh2, beta: 1 });
-      matmul(rt, dg, c.h2, { transA: true, out: G(pre + "mlp.gate_proj.weight"), beta: 1 });
-      matmul(rt, du, c.h2, { transA: true, out: G(pre + "mlp.up_proj.weight"), beta: 1 });
+      const dh2 = this.#linearBackward(dg, c.sg, G(pre + "mlp.gate_proj.weight")); // (N, C)
+      const dh2u = this.#linearBackward(du, c.su, G(pre + "mlp.up_proj.weight"));
+      this.#addInto(dh2, dh2u);
       const n2 = rmsnormBackward(
         rt,
         dh2,
@@ -271,31 +389,39 @@ export class LlamaGpu {
         c.rstd2,
         G(pre + "post_attention_layernorm.weight"),
       );
-      matmul(rt, n2.dx, this.#eye, { out: dx, beta: 1 }); // dx2 = dx + norm's dx
-      const dx2 = dx;
-      free(rt, da, dg, du, dh2, n2.dx);
+      this.#addInto(dx, n2.dx); // dx2 = dx + norm's dx
+      free(rt, da, dg, du, dh2, dh2u, n2.dx);
       // attention: x2 = x + o·Woᵀ
-      const dO = matmul(rt, dx2, this.#w(pre + "self_attn.o_proj.weight")); // (N, NH*HS)
-      matmul(rt, dx2, c.o, { transA: true, out: G(pre + "self_attn.o_proj.weight"), beta: 1 });
+      const dO = this.#linearBackward(dx, c.so, G(pre + "self_attn.o_proj.weight")); // (N, NH*HS)
+      const dOa = this.precision === "fp32" ? dO : toBf16(rt, dO);
       const ab = attentionBackward(
         rt,
-        _view(c.q, [B, T, NH, HS]),
-        _view(c.k, [B, T, NKV, HS]),
-        _view(c.v, [B, T, NKV, HS]),
-        _view(c.o, [B, T, NH, HS]),
+        _view(c.qa, [B, T, NH, HS]),
+        _view(c.ka, [B, T, NKV, HS]),
+        _view(c.va, [B, T, NKV, HS]),
+        _view(c.oa, [B, T, NH, HS]),
         c.lse,
-        _view(dO, [B, T, NH, HS]),
+        _view(dOa, [B, T, NH, HS]),
       );
       const dq = rope(rt, _view(ab.dq, [N, NH, HS]), pos, this.#rope, true);
       const dk = rope(rt, _view(ab.dk, [N, NKV, HS]), pos, this.#rope, true);
-      const dq2 = _view(dq, [N, NH * HS]), dk2 = _view(dk, [N, NKV * HS]);
-      const dv2 = _view(ab.dv, [N, NKV * HS]);
-      const dh = matmul(rt, dq2, this.#w(pre + "self_attn.q_proj.weight")); // (N, C)
-      matmul(rt, dk2, this.#w(pre + "self_attn.k_proj.weight"), { out: dh, beta: 1 });
-      matmul(rt, dv2, this.#w(pre + "self_attn.v_proj.weight"), { out: dh, beta: 1 });
-      matmul(rt, dq2, c.h, { transA: true, out: G(pre + "self_attn.q_proj.weight"), beta: 1 });
-      matmul(rt, dk2, c.h, { transA: true, out: G(pre + "self_attn.k_proj.weight"), beta: 1 });
-      matmul(rt, dv2, c.h, { transA: true, out: G(pre + "self_attn.v_proj.weight"), beta: 1 });
+      const dh = this.#linearBackward(
+        _view(dq, [N, NH * HS]),
+        c.sq,
+        G(pre + "self_attn.q_proj.weight"),
+      ); // (N, C)
+      const dhk = this.#linearBackward(
+        _view(dk, [N, NKV * HS]),
+        c.sk,
+        G(pre + "self_attn.k_proj.weight"),
+      );
+      const dhv = this.#linearBackward(
+        _view(ab.dv, [N, NKV * HS]),
+        c.sv,
+        G(pre + "self_attn.v_proj.weight"),
+      );
+      this.#addInto(dh, dhk);
+      this.#addInto(dh, dhv);
       const n1 = rmsnormBackward(
         rt,
         dh,
@@ -304,8 +430,9 @@ export class LlamaGpu {
         c.rstd1,
         G(pre + "input_layernorm.weight"),
       );
-      matmul(rt, n1.dx, this.#eye, { out: dx, beta: 1 }); // dx = dx2 + norm's dx
-      free(rt, dO, ab.dq, ab.dk, ab.dv, dq, dk, dh, n1.dx);
+      this.#addInto(dx, n1.dx); // dx = dx2 + norm's dx
+      free(rt, dO, ab.dq, ab.dk, ab.dv, dq, dk, dh, dhk, dhv, n1.dx);
+      if (dOa !== dO) free(rt, dOa);
     }
     embeddingBackward(rt, dx, Array.from(tokens), G("model.embed_tokens.weight"));
     const rows = await toF32(rt, ce.loss);

@@ -2,7 +2,8 @@
  * Training engines: what runs one optimizer step (forward, backward, clipping, AdamW) and the
  * validation forward. `cpu` is the TypeScript reference (lib/model/llama_ref.ts; precision fp32,
  * bf16 or fp8 emulated by operand rounding); `gpu` runs the model on WebGPU
- * (lib/model/llama_gpu.ts on issue 3's ops; f32 so far) with clipping and AdamW on the GPU too.
+ * (lib/model/llama_gpu.ts on issue 3's ops; fp32, bf16, or fp8 with delayed scaling) with
+ * clipping and AdamW on the GPU too.
  * Both keep f32 master weights and AdamW moments and can hand them out for checkpoints.
  *
  * @module
@@ -29,6 +30,7 @@ export interface MicroBatch {
 export interface StepResult {
   loss: number;
   gradNorm: number;
+  /** FP8 amax and scale per quantized tensor (fp8 only). */
   fp8?: Map<string, Fp8Stat>;
 }
 
@@ -113,9 +115,9 @@ export class CpuEngine implements Engine {
 export async function createEngine(name: string, o: EngineOptions): Promise<Engine> {
   if (name === "cpu") return new CpuEngine(o);
   if (name === "gpu") {
-    if (o.precision !== "fp32") {
+    if (o.fp8Attention) {
       throw new UserError(
-        `engine gpu: precision ${o.precision} is not wired to the GPU yet (only fp32); use --engine cpu for bf16/fp8`,
+        "engine gpu: --fp8-attention is not wired to the GPU yet; use --engine cpu for the ablation",
       );
     }
     const { GpuEngine } = await import("./engine_gpu.ts");

@@ -1,6 +1,7 @@
 /**
- * The GPU training engine: LlamaGpu's forward/backward, global-norm clipping and AdamW on the
- * GPU (issue 3's ops), f32 master weights and moments resident on the device.
+ * The GPU training engine: LlamaGpu's forward/backward (fp32, bf16, or fp8 with delayed scaling,
+ * whose amax history advances once per optimizer step), global-norm clipping and AdamW on the GPU
+ * (issue 3's ops), f32 master weights and moments resident on the device.
  *
  * @module
  */
@@ -9,7 +10,7 @@ import { getRuntime, type GpuRuntime } from "../gpu/runtime.ts";
 import { free, fromArray, type Tensor, toF32, zeros } from "../gpu/tensor.ts";
 import { adamw, clipByGlobalNorm } from "../ops/optim.ts";
 import { LlamaGpu } from "../model/llama_gpu.ts";
-import { type Params, paramShapes } from "../model/llama_ref.ts";
+import { type Fp8Stat, type Params, paramShapes } from "../model/llama_ref.ts";
 import type { Engine, EngineOptions, MicroBatch, StepResult } from "./engine.ts";
 
 /** The GPU engine (see the module doc). */
@@ -35,7 +36,7 @@ export class GpuEngine implements Engine {
   /** Uploads the model and moments. */
   static async create(o: EngineOptions): Promise<GpuEngine> {
     const rt = await getRuntime();
-    return new GpuEngine(rt, new LlamaGpu(rt, o.cfg, o.params), o);
+    return new GpuEngine(rt, new LlamaGpu(rt, o.cfg, o.params, o.precision), o);
   }
 
   async step(batches: MicroBatch[], lr: number): Promise<StepResult> {
@@ -70,7 +71,16 @@ export class GpuEngine implements Engine {
     const [gradNorm] = await rt.readF32(clip, 2);
     rt.release(clip);
     free(rt, ...grads.values());
-    return { loss, gradNorm };
+    let fp8: Map<string, Fp8Stat> | undefined;
+    if (model.fp8) {
+      model.fp8.update();
+      const st = await model.fp8.read();
+      fp8 = new Map();
+      model.fp8.slots.forEach((s, i) =>
+        fp8!.set(s.name, { amax: st.history[i][0], scale: st.scale[i] })
+      );
+    }
+    return { loss, gradNorm, fp8 };
   }
 
   async evalBatch(b: MicroBatch): Promise<{ sum: number; count: number }> {

@@ -66,9 +66,20 @@ gpuTest("GPU engine steps (AdamW, clipping on the GPU) track the CPU engine in f
   gpu.close();
 });
 
-Deno.test("createEngine() refuses a GPU precision that is not wired yet", async () => {
+Deno.test("createEngine() refuses the fp8-attention ablation on the GPU (not wired yet)", async () => {
   await assert.rejects(
-    () => createEngine("gpu", { ...options(), precision: "fp8" }),
-    /engine gpu: precision fp8 is not wired to the GPU yet/,
+    () => createEngine("gpu", { ...options(), precision: "fp8", fp8Attention: true }),
+    /--fp8-attention is not wired to the GPU yet/,
   );
+});
+
+gpuTest("GPU engine trains in fp8 and reports amax and scales per tensor", async () => {
+  const gpu = await createEngine("gpu", { ...options(), precision: "fp8" });
+  const first = await gpu.step(batches(0), 3e-3);
+  let last = first;
+  for (let s = 1; s < 12; s++) last = await gpu.step(batches(s % 3), 3e-3);
+  assert.ok(last.loss < first.loss, `fp8 loss ${first.loss} → ${last.loss}`);
+  assert.ok(last.fp8 && last.fp8.has("l0.q.w") && last.fp8.has("dl1.down"));
+  assert.ok([...last.fp8.values()].every((s) => s.scale > 0 && Number.isFinite(s.amax)));
+  gpu.close();
 });
