@@ -1,7 +1,7 @@
 /**
  * Training checkpoints: each is a Hugging Face model folder (config.json, model.safetensors with
  * the f32 master weights, tokenizer files) plus `optimizer.safetensors` (AdamW moments, named
- * `m.<param>` / `v.<param>`) and `trainer_state.json` (step, AdamW step count, data-loader
+ * `m.<param>` / `v.<param>`, and engine state such as the FP8 amax history as `extra.<name>`) and `trainer_state.json` (step, AdamW step count, data-loader
  * position and RNG state, tokens seen). A checkpoint is written into `<name>.partial/` and renamed
  * into place, then `latest.json` is replaced atomically, so a `kill -9` at any moment leaves the
  * previous checkpoint intact.
@@ -33,7 +33,7 @@ export async function saveCheckpoint(
   dir: string,
   cfg: LlamaConfig,
   params: Params,
-  opt: { m: Params; v: Params },
+  opt: { m: Params; v: Params; extra?: Params },
   state: TrainerState,
   tokenizerDir?: string,
   keep = 2,
@@ -46,6 +46,9 @@ export async function saveCheckpoint(
   const tensors = [];
   for (const [k, m] of opt.m) tensors.push({ name: `m.${k}`, shape: [m.length], data: m });
   for (const [k, v] of opt.v) tensors.push({ name: `v.${k}`, shape: [v.length], data: v });
+  for (const [k, x] of opt.extra ?? []) {
+    tensors.push({ name: `extra.${k}`, shape: [x.length], data: x });
+  }
   await writeSafetensors(join(tmp, "optimizer.safetensors"), tensors);
   await writeJsonAtomic(join(tmp, "trainer_state.json"), state);
   await Deno.remove(join(dir, name), { recursive: true }).catch(() => {});
@@ -68,7 +71,15 @@ export async function saveCheckpoint(
 
 /** Reads the latest checkpoint under `dir`, or undefined when there is none. */
 export async function loadLatestCheckpoint(dir: string): Promise<
-  | { path: string; cfg: LlamaConfig; params: Params; m: Params; v: Params; state: TrainerState }
+  | {
+    path: string;
+    cfg: LlamaConfig;
+    params: Params;
+    m: Params;
+    v: Params;
+    extra: Params;
+    state: TrainerState;
+  }
   | undefined
 > {
   let latest: { dir: string };
@@ -88,8 +99,12 @@ export async function loadLatestCheckpoint(dir: string): Promise<
     m.set(k, tensorToF32(mt));
     v.set(k, tensorToF32(vt));
   }
+  const extra: Params = new Map();
+  for (const [k, t] of opt.tensors) {
+    if (k.startsWith("extra.")) extra.set(k.slice(6), tensorToF32(t));
+  }
   const state = JSON.parse(await Deno.readTextFile(join(path, "trainer_state.json")));
-  return { path, cfg, params, m, v, state };
+  return { path, cfg, params, m, v, extra, state };
 }
 
 /**

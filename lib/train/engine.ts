@@ -42,7 +42,7 @@ export interface Engine {
   /** Summed loss and target count of one batch (no gradients). */
   evalBatch(b: MicroBatch): Promise<{ sum: number; count: number }>;
   /** Weights, moments and AdamW step count (copies on the CPU), for checkpoints. */
-  snapshot(): Promise<{ params: Params; m: Params; v: Params; t: number }>;
+  snapshot(): Promise<{ params: Params; m: Params; v: Params; t: number; extra?: Params }>;
   /** Frees what the engine holds. */
   close(): void;
 }
@@ -52,7 +52,7 @@ export interface EngineOptions {
   cfg: LlamaConfig;
   params: Params;
   adam: AdamWConfig;
-  moments?: { m: Params; v: Params; t: number };
+  moments?: { m: Params; v: Params; t: number; extra?: Params };
   B: number;
   T: number;
   precision: Precision;

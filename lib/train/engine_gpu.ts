@@ -33,10 +33,16 @@ export class GpuEngine implements Engine {
     }
   }
 
-  /** Uploads the model and moments. */
+  /** Uploads the model and moments (and the FP8 scaling state of a resumed fp8 run). */
   static async create(o: EngineOptions): Promise<GpuEngine> {
     const rt = await getRuntime();
-    return new GpuEngine(rt, new LlamaGpu(rt, o.cfg, o.params, o.precision), o);
+    const model = new LlamaGpu(rt, o.cfg, o.params, o.precision);
+    const h = o.moments?.extra?.get("fp8.history"), st = o.moments?.extra?.get("fp8.state");
+    if (model.fp8 && h && st) {
+      rt.write(model.fp8.history, h);
+      rt.write(model.fp8.state, st);
+    }
+    return new GpuEngine(rt, model, o);
   }
 
   async step(batches: MicroBatch[], lr: number): Promise<StepResult> {
@@ -106,7 +112,14 @@ export class GpuEngine implements Engine {
     const m: Params = new Map(), v: Params = new Map();
     for (const [k, t] of this.#m) m.set(k, await toF32(this.rt, t));
     for (const [k, t] of this.#v) v.set(k, await toF32(this.rt, t));
-    return { params, m, v, t: this.#t };
+    const extra: Params = new Map();
+    const fp8 = this.model.fp8;
+    if (fp8) {
+      const n = fp8.slots.length;
+      extra.set("fp8.history", await this.rt.readF32(fp8.history, n * fp8.historyLen));
+      extra.set("fp8.state", await this.rt.readF32(fp8.state, n * 3));
+    }
+    return { params, m, v, t: this.#t, extra };
   }
 
   close(): void {

@@ -1,13 +1,15 @@
 /**
- * The kill -9 / resume test: a tiny training run is started as a subprocess through the real task
- * entry, killed with SIGKILL between checkpoints, resumed with `--resume`, and its per-step losses
- * must equal, bit for bit, those of a run that was never interrupted.
+ * The kill -9 / resume test: a tiny fp8 training run is started as a subprocess through the real
+ * task entry, killed with SIGKILL between checkpoints, resumed with `--resume`, and its per-step
+ * losses must equal, bit for bit, those of a run that was never interrupted — on the CPU engine
+ * and on the GPU engine (whose checkpoints carry the FP8 delayed-scaling state).
  */
 
 import assert from "node:assert/strict";
 import { readJsonlLog } from "../run/run_folder.ts";
 import { ShardWriter } from "./shards.ts";
 import { Rng } from "../model/llama_ref.ts";
+import { gpuTest } from "../gpu/testing.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;
 
@@ -35,7 +37,7 @@ async function makeData(dir: string) {
   }
 }
 
-function args(dir: string, runsDir: string, extra: string[] = []) {
+function args(dir: string, runsDir: string, extra: string[] = [], engine = "cpu", steps = 30) {
   return [
     "run",
     "--allow-read",
@@ -50,7 +52,7 @@ function args(dir: string, runsDir: string, extra: string[] = []) {
     "--data",
     `ko=${dir}/ko.tok`,
     "--steps",
-    "30",
+    String(steps),
     "--batch-size",
     "2",
     "--seq-len",
@@ -67,6 +69,8 @@ function args(dir: string, runsDir: string, extra: string[] = []) {
     "fp8",
     "--runs-dir",
     runsDir,
+    "--engine",
+    engine,
     ...extra,
   ];
 }
@@ -92,15 +96,15 @@ async function lossesByStep(runDir: string): Promise<Map<number, number>> {
   return m;
 }
 
-Deno.test("train --resume after kill -9 yields the same losses as an uninterrupted run", async () => {
+async function killAndResume(engine: string, steps: number) {
   const dir = await Deno.makeTempDir();
   await makeData(dir);
-  await runToEnd(args(dir, `${dir}/ref`));
+  await runToEnd(args(dir, `${dir}/ref`, [], engine, steps));
   const ref = await lossesByStep(await onlyDir(`${dir}/ref`));
-  assert.equal(ref.size, 30);
+  assert.equal(ref.size, steps);
 
   const child = new Deno.Command(Deno.execPath(), {
-    args: args(dir, `${dir}/kill`),
+    args: args(dir, `${dir}/kill`, [], engine, steps),
     stdout: "null",
     stderr: "null",
   }).spawn();
@@ -121,15 +125,22 @@ Deno.test("train --resume after kill -9 yields the same losses as an uninterrupt
   const status = await child.status;
   assert.ok(killedAt > 0, "the run finished before it could be killed");
   assert.equal(status.signal, "SIGKILL");
-  assert.ok(killedAt < 30, `killed at step ${killedAt}`);
+  assert.ok(killedAt < steps, `killed at step ${killedAt}`);
   await assert.rejects(() => Deno.stat(`${runDir}/summary.json`));
 
-  await runToEnd(args(dir, `${dir}/kill`, ["--resume", runDir]));
+  await runToEnd(args(dir, `${dir}/kill`, ["--resume", runDir], engine, steps));
   const resumed = await lossesByStep(runDir);
-  assert.equal(resumed.size, 30);
+  assert.equal(resumed.size, steps);
   for (const [step, loss] of ref) assert.equal(resumed.get(step), loss, `step ${step}`);
   const summary = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
   assert.ok(summary.resumed_from_step >= 6 && summary.resumed_from_step <= killedAt);
-  console.log(`killed after step ${killedAt}, resumed from ${summary.resumed_from_step}`);
   await Deno.remove(dir, { recursive: true });
-});
+}
+
+Deno.test("train --resume after kill -9 yields the same losses as an uninterrupted run (cpu, fp8)", () =>
+  killAndResume("cpu", 30));
+
+gpuTest(
+  "train --resume after kill -9 yields the same losses as an uninterrupted run (gpu, fp8 with its amax history)",
+  () => killAndResume("gpu", 14),
+);

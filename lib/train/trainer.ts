@@ -213,7 +213,9 @@ export async function train(
     cfg,
     params,
     adam: { beta1: opts.beta1, beta2: opts.beta2, eps: opts.eps, weightDecay: opts.weight_decay },
-    moments: latest ? { m: latest.m, v: latest.v, t: latest.state.adam_t } : undefined,
+    moments: latest
+      ? { m: latest.m, v: latest.v, t: latest.state.adam_t, extra: latest.extra }
+      : undefined,
     B: opts.batch_size,
     T: opts.seq_len,
     precision,
