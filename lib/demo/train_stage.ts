@@ -1,8 +1,8 @@
 /**
  * Demo stage "train": a tiny English base model trained from scratch, then its continual
- * pretraining on the bilingual mix (English:Korean 1:1) in FP8 — on the CPU path (the trainer's
- * CPU reference engine), with the presets `data/configs/train-tiny-base.yaml` and
- * `train-tiny-cpt.yaml`.
+ * pretraining on the bilingual mix (English:Korean 1:1) in FP8 — on the WebGPU engine when an
+ * adapter exists (llvmpipe in CI), else on the CPU reference engine — with the presets
+ * `data/configs/train-tiny-base.yaml` and `train-tiny-cpt.yaml`.
  *
  * Tokenizer: a byte-level BPE tokenizer.json (260 ids) for the base; before continual pretraining
  * it is extended with Korean merges learned from the Korean documents, and the model's
@@ -49,7 +49,7 @@ async function presetOptions(preset: string, extra: string[]): Promise<TrainOpti
 /** The train stage. */
 export const trainStage: DemoStage = {
   name: "train",
-  summary: "tiny Llama base (English), then continual pretraining on en:ko 1:1 in FP8 (CPU path)",
+  summary: "tiny Llama base (English), then continual pretraining on en:ko 1:1 in FP8 (WebGPU)",
   async run(ctx) {
     const out = ctx.run.path("train");
     await Deno.mkdir(`${out}/tok-base`, { recursive: true });

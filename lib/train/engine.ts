@@ -111,8 +111,19 @@ export class CpuEngine implements Engine {
   close(): void {}
 }
 
-/** Creates the engine named `name` ("cpu" or "gpu"). */
+/**
+ * Creates the engine named `name`: "cpu", "gpu", or "auto" (the GPU when a WebGPU adapter is
+ * available and the options are wired there, else the CPU reference).
+ */
 export async function createEngine(name: string, o: EngineOptions): Promise<Engine> {
+  if (name === "auto") {
+    let gpu = !o.fp8Attention;
+    if (gpu) {
+      const { requestGpu } = await import("../gpu/device.ts");
+      gpu = await requestGpu().then(() => true, () => false);
+    }
+    name = gpu ? "gpu" : "cpu";
+  }
   if (name === "cpu") return new CpuEngine(o);
   if (name === "gpu") {
     if (o.fp8Attention) {
@@ -123,5 +134,5 @@ export async function createEngine(name: string, o: EngineOptions): Promise<Engi
     const { GpuEngine } = await import("./engine_gpu.ts");
     return await GpuEngine.create(o);
   }
-  throw new UserError(`engine: expected cpu or gpu, got ${name}`);
+  throw new UserError(`engine: expected auto, cpu or gpu, got ${name}`);
 }

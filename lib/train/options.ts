@@ -89,9 +89,9 @@ export const TRAIN_OPTIONS = {
   },
   engine: {
     type: "string",
-    default: "cpu",
-    choices: ["cpu", "gpu"],
-    description: "cpu = TypeScript reference (fp32/bf16/fp8); gpu = WebGPU (fp32 so far)",
+    default: "auto",
+    choices: ["auto", "cpu", "gpu"],
+    description: "gpu = WebGPU; cpu = TypeScript reference; auto = gpu when an adapter exists",
   },
   save_dtype: {
     type: "string",
