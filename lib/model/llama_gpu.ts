@@ -15,7 +15,9 @@
  * weights, E5M2 output gradients, per-tensor delayed scaling with an amax history) in every linear
  * layer, with BF16 attention; its LM head runs the fused cross-entropy on E4M3-rounded h and W
  * (forward exact; the head's output gradient stays f32, since the fused kernel takes f32).
- * RMSNorm, SwiGLU and the residual stream are f32 in every mode. Residual additions
+ * RMSNorm, SwiGLU and the residual stream are f32 in every mode. The fp8-attention ablation
+ * (`fp8Attention`) also rounds q, k, v (delayed-scaled, slots `<layer>.att.q|k|v`) and the
+ * probabilities through E4M3 inside the attention kernel. Residual additions
  * ride on GEMM accumulation (`beta = 1`): forward, a projection is accumulated into a copy of the
  * residual stream; backward, a norm's input gradient is added by a GEMM against an identity
  * (C, C) — issue 3's op set has no element-wise add yet; a fused add would remove that GEMM.
@@ -92,6 +94,8 @@ export class LlamaGpu {
   readonly weights = new Map<string, Tensor>();
   readonly #rope: RopeTable;
   readonly #eye: Tensor; // (C, C) identity for residual-gradient accumulation
+  /** fp8 attention ablation: per layer, the E4M3 scales of q, k, v (3 f32) the kernel rounds by. */
+  readonly #attScales: GPUBuffer[] = [];
 
   /** FP8 scaling state (fp8 only): slots `<layer>.<proj>.x|w` (E4M3) and `d<layer>.<proj>` (E5M2). */
   readonly fp8?: Fp8Scaling;
@@ -101,6 +105,7 @@ export class LlamaGpu {
     readonly cfg: LlamaConfig,
     params: Params,
     readonly precision: Precision = "fp32",
+    opts: { fp8Attention?: boolean } = {},
   ) {
     if (precision === "fp8") {
       const slots: string[] = [];
@@ -108,9 +113,15 @@ export class LlamaGpu {
         for (const p of ["q", "k", "v", "o", "gate", "up", "down"]) {
           slots.push(`l${l}.${p}.x`, `l${l}.${p}.w`, `dl${l}.${p}`);
         }
+        if (opts.fp8Attention) slots.push(`l${l}.att.q`, `l${l}.att.k`, `l${l}.att.v`);
       }
       slots.push("head.x", "head.w");
       this.fp8 = new Fp8Scaling(rt, slots);
+      if (opts.fp8Attention) {
+        for (let l = 0; l < cfg.num_hidden_layers; l++) this.#attScales.push(rt.buffer(16));
+      }
+    } else if (opts.fp8Attention) {
+      throw new Error("LlamaGpu: fp8Attention needs precision fp8");
     }
     for (const [name, shape] of paramShapes(cfg)) {
       const p = params.get(name);
@@ -187,6 +198,24 @@ export class LlamaGpu {
     matmul(this.rt, src, this.#eye, { out: dst, beta: 1 });
   }
 
+  /**
+   * The fp8-attention ablation's options for layer `l`: records the amaxes of q, k, v in their
+   * FP8 slots (delayed scaling, like the linear layers) and hands the kernel their current scales.
+   */
+  #attOpts(l: number, q: Tensor, k: Tensor, v: Tensor): { fp8Scales?: GPUBuffer } {
+    if (!this.#attScales.length) return {};
+    const { rt } = this;
+    const fp8 = this.fp8!;
+    const buf = this.#attScales[l];
+    [["q", q], ["k", k], ["v", v]].forEach(([name, t], i) => {
+      const slot = `l${l}.att.${name}`;
+      free(rt, fp8.quantize(t as Tensor, slot)); // records this pass's amax
+      const sc = fp8.scale(slot);
+      rt.copy(sc.buffer, buf, 4, sc.index * 4, i * 4);
+    });
+    return { fp8Scales: buf };
+  }
+
   /** Attention operands in this precision (bf16 unless fp32). */
   #attIn(t: Tensor): Tensor {
     return this.precision === "fp32" ? t : toBf16(this.rt, t);
@@ -214,6 +243,7 @@ export class LlamaGpu {
         _view(qa, [B, T, NH, HS]),
         _view(ka, [B, T, NKV, HS]),
         _view(va, [B, T, NKV, HS]),
+        this.#attOpts(l, q, k, lv.y),
       );
       const o = this.precision === "fp32" ? att.o : fromBf16(rt, att.o); // (B, T, NH, HS) f32
       const lo = this.#linear(_view(o, [N, NH * HS]), pre + "self_attn.o_proj.weight", `l${l}.o`);
@@ -402,6 +432,7 @@ export class LlamaGpu {
         _view(c.oa, [B, T, NH, HS]),
         c.lse,
         _view(dOa, [B, T, NH, HS]),
+        this.#attScales.length ? { fp8Scales: this.#attScales[l] } : {},
       );
       const dq = rope(rt, _view(ab.dq, [N, NH, HS]), pos, this.#rope, true);
       const dk = rope(rt, _view(ab.dk, [N, NKV, HS]), pos, this.#rope, true);

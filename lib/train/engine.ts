@@ -116,21 +116,15 @@ export class CpuEngine implements Engine {
  * available and the options are wired there, else the CPU reference).
  */
 export async function createEngine(name: string, o: EngineOptions): Promise<Engine> {
+  if (o.fp8Attention && o.precision !== "fp8") {
+    throw new UserError("--fp8-attention needs --precision fp8");
+  }
   if (name === "auto") {
-    let gpu = !o.fp8Attention;
-    if (gpu) {
-      const { requestGpu } = await import("../gpu/device.ts");
-      gpu = await requestGpu().then(() => true, () => false);
-    }
-    name = gpu ? "gpu" : "cpu";
+    const { requestGpu } = await import("../gpu/device.ts");
+    name = await requestGpu().then(() => "gpu", () => "cpu");
   }
   if (name === "cpu") return new CpuEngine(o);
   if (name === "gpu") {
-    if (o.fp8Attention) {
-      throw new UserError(
-        "engine gpu: --fp8-attention is not wired to the GPU yet; use --engine cpu for the ablation",
-      );
-    }
     const { GpuEngine } = await import("./engine_gpu.ts");
     return await GpuEngine.create(o);
   }

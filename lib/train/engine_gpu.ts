@@ -36,7 +36,9 @@ export class GpuEngine implements Engine {
   /** Uploads the model and moments (and the FP8 scaling state of a resumed fp8 run). */
   static async create(o: EngineOptions): Promise<GpuEngine> {
     const rt = await getRuntime();
-    const model = new LlamaGpu(rt, o.cfg, o.params, o.precision);
+    const model = new LlamaGpu(rt, o.cfg, o.params, o.precision, {
+      fp8Attention: o.fp8Attention,
+    });
     const h = o.moments?.extra?.get("fp8.history"), st = o.moments?.extra?.get("fp8.state");
     if (model.fp8 && h && st) {
       rt.write(model.fp8.history, h);

@@ -66,11 +66,26 @@ gpuTest("GPU engine steps (AdamW, clipping on the GPU) track the CPU engine in f
   gpu.close();
 });
 
-Deno.test("createEngine() refuses the fp8-attention ablation on the GPU (not wired yet)", async () => {
+Deno.test("createEngine() refuses the fp8-attention ablation outside fp8", async () => {
   await assert.rejects(
-    () => createEngine("gpu", { ...options(), precision: "fp8", fp8Attention: true }),
-    /--fp8-attention is not wired to the GPU yet/,
+    () => createEngine("gpu", { ...options(), precision: "bf16", fp8Attention: true }),
+    /--fp8-attention needs --precision fp8/,
   );
+});
+
+gpuTest("GPU engine runs the fp8-attention ablation with its own q/k/v scales", async () => {
+  const plain = await createEngine("gpu", { ...options(), precision: "fp8" });
+  const abl = await createEngine("gpu", { ...options(), precision: "fp8", fp8Attention: true });
+  let a = await plain.step(batches(0), 3e-3), b = await abl.step(batches(0), 3e-3);
+  for (let s = 1; s < 4; s++) {
+    [a, b] = [await plain.step(batches(s), 3e-3), await abl.step(batches(s), 3e-3)];
+  }
+  assert.ok(b.fp8!.has("l0.att.q") && b.fp8!.get("l0.att.q")!.scale !== 1);
+  assert.ok(!a.fp8!.has("l0.att.q"));
+  assert.notEqual(a.loss, b.loss); // the ablation changes the numerics…
+  assert.ok(Math.abs(a.loss - b.loss) < 0.05 * a.loss, `${a.loss} vs ${b.loss}`); // …a little
+  plain.close();
+  abl.close();
 });
 
 gpuTest("GPU engine trains in fp8 and reports amax and scales per tensor", async () => {
