@@ -32,7 +32,7 @@ const trainSpec = {
     resume: {
       type: "string",
       default: "",
-      description: "run folder to resume from its latest checkpoint",
+      description: "run folder to resume from its latest checkpoint (uses that run's saved config)",
     },
     runs_dir: { type: "string", default: "runs", description: "parent of the run folder" },
   },
