@@ -11,13 +11,15 @@ import { gemmBench } from "./gemm_bench.ts";
 import { attentionBench } from "./attention_bench.ts";
 import { qualityBench } from "../quality/quality_bench.ts";
 import { filterBench } from "./filter_bench.ts";
+import { trainBench } from "./train_bench.ts";
 
 /** The suites `deno task bench` knows. */
 export const BENCH_SUITES: BenchSuite[] = [
-  ioBench,
   crawlBench,
+  ioBench,
   gemmBench,
   attentionBench,
   qualityBench,
   filterBench,
+  trainBench,
 ];

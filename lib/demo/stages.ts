@@ -10,6 +10,7 @@ import { crawlStage } from "./crawl_stage.ts";
 import { qualityStage } from "../quality/demo_stage.ts";
 import { evalStage } from "../eval/demo_stage.ts";
 import { filterStage } from "./filter_stage.ts";
+import { trainStage } from "./train_stage.ts";
 import type { DemoStage, PlannedStage } from "./stage.ts";
 
 /** Every stage of the pipeline, in order. */
@@ -19,7 +20,7 @@ export const DEMO_STAGES: (DemoStage | PlannedStage)[] = [
   filterStage,
   qualityStage,
   { name: "tokenizer", summary: "Korean Unigram vocabulary merged into Llama 3.1", planned: true },
-  { name: "train", summary: "tiny Llama base, then continual pretraining in FP8", planned: true },
+  trainStage,
   evalStage,
 ];
 

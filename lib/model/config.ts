@@ -1,0 +1,278 @@
+/**
+ * The Llama model config: the fields of a Hugging Face `LlamaForCausalLM` `config.json`, read and
+ * validated strictly (a wrong or missing field is one line naming the file and the field), with
+ * the Hugging Face defaults for fields a config may leave out, and RoPE inverse frequencies
+ * including Llama 3.1's `rope_scaling` (`rope_type: llama3`).
+ *
+ * @module
+ */
+
+import { UserError } from "../io/errors.ts";
+
+/** Llama 3.1 RoPE scaling. */
+export interface RopeScaling {
+  rope_type: "llama3";
+  factor: number;
+  low_freq_factor: number;
+  high_freq_factor: number;
+  original_max_position_embeddings: number;
+}
+
+/** A validated LlamaForCausalLM config (names as in Hugging Face). */
+export interface LlamaConfig {
+  architectures: string[];
+  model_type: "llama";
+  hidden_size: number; // C
+  intermediate_size: number; // F (SwiGLU width)
+  num_attention_heads: number; // NH
+  num_key_value_heads: number; // NKV (grouped-query attention; NH % NKV == 0)
+  num_hidden_layers: number; // L
+  vocab_size: number; // V
+  head_dim: number; // HS
+  rms_norm_eps: number;
+  rope_theta: number;
+  rope_scaling: RopeScaling | null;
+  tie_word_embeddings: boolean;
+  max_position_embeddings: number;
+  hidden_act: "silu";
+  attention_bias: false;
+  mlp_bias: false;
+  bos_token_id: number | null;
+  eos_token_id: number | number[] | null;
+  torch_dtype: string;
+}
+
+const KNOWN = new Set([
+  "architectures",
+  "model_type",
+  "hidden_size",
+  "intermediate_size",
+  "num_attention_heads",
+  "num_key_value_heads",
+  "num_hidden_layers",
+  "vocab_size",
+  "head_dim",
+  "rms_norm_eps",
+  "rope_theta",
+  "rope_scaling",
+  "tie_word_embeddings",
+  "max_position_embeddings",
+  "hidden_act",
+  "attention_bias",
+  "attention_dropout",
+  "mlp_bias",
+  "bos_token_id",
+  "eos_token_id",
+  "pad_token_id",
+  "torch_dtype",
+  "dtype",
+  "transformers_version",
+  "initializer_range",
+  "pretraining_tp",
+  "use_cache",
+  "_name_or_path",
+]);
+
+/**
+ * Validates a parsed `config.json` object; `source` names the file in errors. Fields Hugging Face
+ * would default are filled in; fields Jikji cannot honour (biases, another activation) are refused.
+ *
+ * @example
+ * ```ts
+ * import { parseLlamaConfig } from "./config.ts";
+ * const cfg = parseLlamaConfig({ hidden_size: 64, intermediate_size: 128, num_attention_heads: 4,
+ *   num_hidden_layers: 2, vocab_size: 300 }, "config.json");
+ * console.log(cfg.head_dim, cfg.num_key_value_heads); // 16 4
+ * ```
+ */
+export function parseLlamaConfig(raw: unknown, source = "config.json"): LlamaConfig {
+  const bad = (field: string, why: string): never => {
+    throw new UserError(`${source}: ${field}: ${why}`);
+  };
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    bad("(top level)", "expected a JSON object");
+  }
+  const o = raw as Record<string, unknown>;
+  const int = (k: string, def?: number, min = 1): number => {
+    const v = o[k] ?? def;
+    if (v === undefined) bad(k, "missing (required for LlamaForCausalLM)");
+    if (!Number.isSafeInteger(v) || (v as number) < min) {
+      bad(k, `expected an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+    }
+    return v as number;
+  };
+  const num = (k: string, def: number): number => {
+    const v = o[k] ?? def;
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
+      bad(k, `expected a positive number, got ${JSON.stringify(v)}`);
+    }
+    return v as number;
+  };
+  const bool = (k: string, def: boolean): boolean => {
+    const v = o[k] ?? def;
+    if (typeof v !== "boolean") bad(k, `expected true or false, got ${JSON.stringify(v)}`);
+    return v as boolean;
+  };
+  for (const k of Object.keys(o)) {
+    if (!KNOWN.has(k)) {
+      bad(k, "unknown field for a Llama config (remove it, or check the spelling)");
+    }
+  }
+  const mt = o.model_type ?? "llama";
+  if (mt !== "llama") bad("model_type", `expected "llama", got ${JSON.stringify(mt)}`);
+  const arch = o.architectures ?? ["LlamaForCausalLM"];
+  if (!Array.isArray(arch) || !arch.includes("LlamaForCausalLM")) {
+    bad("architectures", `expected ["LlamaForCausalLM"], got ${JSON.stringify(arch)}`);
+  }
+  const C = int("hidden_size");
+  const NH = int("num_attention_heads");
+  const NKV = int("num_key_value_heads", NH);
+  if (NH % NKV !== 0) bad("num_key_value_heads", `${NKV} must divide num_attention_heads ${NH}`);
+  if (o.head_dim === undefined && C % NH !== 0) {
+    bad("hidden_size", `${C} is not divisible by num_attention_heads ${NH}; give head_dim`);
+  }
+  const HS = int("head_dim", C / NH);
+  if (HS % 2 !== 0) bad("head_dim", `${HS} must be even for RoPE`);
+  const act = o.hidden_act ?? "silu";
+  if (act !== "silu") {
+    bad("hidden_act", `only "silu" (SwiGLU) is supported, got ${JSON.stringify(act)}`);
+  }
+  for (const k of ["attention_bias", "mlp_bias"]) {
+    if (o[k] !== undefined && o[k] !== false) bad(k, "biases are not supported; must be false");
+  }
+  const tp = o.pretraining_tp ?? 1;
+  if (tp !== 1) bad("pretraining_tp", "only 1 is supported");
+  let rope: RopeScaling | null = null;
+  if (o.rope_scaling !== undefined && o.rope_scaling !== null) {
+    const r = o.rope_scaling as Record<string, unknown>;
+    if (typeof r !== "object" || Array.isArray(r)) {
+      bad("rope_scaling", "expected an object or null");
+    }
+    const type = r.rope_type ?? r.type;
+    if (type !== "llama3") {
+      bad("rope_scaling.rope_type", `only "llama3" is supported, got ${JSON.stringify(type)}`);
+    }
+    const f = (k: string): number => {
+      const v = r[k];
+      if (typeof v !== "number" || !(v > 0)) {
+        bad(`rope_scaling.${k}`, `expected a positive number, got ${JSON.stringify(v)}`);
+      }
+      return v as number;
+    };
+    rope = {
+      rope_type: "llama3",
+      factor: f("factor"),
+      low_freq_factor: f("low_freq_factor"),
+      high_freq_factor: f("high_freq_factor"),
+      original_max_position_embeddings: f("original_max_position_embeddings"),
+    };
+    if (rope.high_freq_factor <= rope.low_freq_factor) {
+      bad("rope_scaling.high_freq_factor", "must be greater than low_freq_factor");
+    }
+  }
+  const tokenId = (k: string): number | null => {
+    const v = o[k];
+    if (v === undefined || v === null) return null;
+    if (!Number.isSafeInteger(v) || (v as number) < 0) {
+      bad(k, `expected a token id, got ${JSON.stringify(v)}`);
+    }
+    return v as number;
+  };
+  let eos: number | number[] | null = null;
+  if (Array.isArray(o.eos_token_id)) {
+    if (!o.eos_token_id.every((v) => Number.isSafeInteger(v) && v >= 0)) {
+      bad("eos_token_id", "expected token ids");
+    }
+    eos = o.eos_token_id as number[];
+  } else eos = tokenId("eos_token_id");
+  const dtype = o.torch_dtype ?? o.dtype ?? "float32";
+  if (typeof dtype !== "string") bad("torch_dtype", "expected a string");
+  return {
+    architectures: ["LlamaForCausalLM"],
+    model_type: "llama",
+    hidden_size: C,
+    intermediate_size: int("intermediate_size"),
+    num_attention_heads: NH,
+    num_key_value_heads: NKV,
+    num_hidden_layers: int("num_hidden_layers"),
+    vocab_size: int("vocab_size"),
+    head_dim: HS,
+    rms_norm_eps: num("rms_norm_eps", 1e-6),
+    rope_theta: num("rope_theta", 10000),
+    rope_scaling: rope,
+    tie_word_embeddings: bool("tie_word_embeddings", false),
+    max_position_embeddings: int("max_position_embeddings", 2048),
+    hidden_act: "silu",
+    attention_bias: false,
+    mlp_bias: false,
+    bos_token_id: tokenId("bos_token_id"),
+    eos_token_id: eos,
+    torch_dtype: dtype as string,
+  };
+}
+
+/** Reads and validates a `config.json` (a file, or a model folder holding one). */
+export async function readLlamaConfig(pathOrDir: string): Promise<LlamaConfig> {
+  const path = pathOrDir.endsWith(".json") ? pathOrDir : `${pathOrDir}/config.json`;
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) throw new UserError(`${path}: file not found`);
+    throw err;
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new UserError(`${path}: not valid JSON (${(err as Error).message})`);
+  }
+  return parseLlamaConfig(raw, path);
+}
+
+/** The `config.json` object to save with a checkpoint (what Hugging Face transformers reads). */
+export function configToJson(cfg: LlamaConfig): Record<string, unknown> {
+  return {
+    ...cfg,
+    attention_dropout: 0,
+    initializer_range: 0.02,
+    pretraining_tp: 1,
+    use_cache: true,
+  };
+}
+
+/** Parameter count of a config (embeddings counted once when tied). */
+export function parameterCount(cfg: LlamaConfig): number {
+  const C = cfg.hidden_size, HS = cfg.head_dim, F = cfg.intermediate_size;
+  const attn = C * cfg.num_attention_heads * HS * 2 + C * cfg.num_key_value_heads * HS * 2;
+  const layer = attn + 3 * C * F + 2 * C;
+  const emb = cfg.vocab_size * C;
+  return cfg.num_hidden_layers * layer + C + emb * (cfg.tie_word_embeddings ? 1 : 2);
+}
+
+/**
+ * RoPE inverse frequencies, length HS/2: `theta^(-2i/HS)`, rescaled by Llama 3.1's scheme when
+ * `rope_scaling` is set (long wavelengths divided by `factor`, short ones kept, the band between
+ * interpolated smoothly).
+ */
+export function ropeInvFreq(cfg: LlamaConfig): Float64Array {
+  const HS = cfg.head_dim;
+  const out = new Float64Array(HS / 2);
+  for (let i = 0; i < HS / 2; i++) out[i] = 1 / Math.pow(cfg.rope_theta, (2 * i) / HS);
+  const rs = cfg.rope_scaling;
+  if (!rs) return out;
+  const lowWave = rs.original_max_position_embeddings / rs.low_freq_factor;
+  const highWave = rs.original_max_position_embeddings / rs.high_freq_factor;
+  for (let i = 0; i < out.length; i++) {
+    const wave = (2 * Math.PI) / out[i];
+    if (wave < highWave) continue; // high frequency: unchanged
+    if (wave > lowWave) {
+      out[i] = out[i] / rs.factor; // low frequency: interpolated by factor
+      continue;
+    }
+    const smooth = (rs.original_max_position_embeddings / wave - rs.low_freq_factor) /
+      (rs.high_freq_factor - rs.low_freq_factor);
+    out[i] = (1 - smooth) * out[i] / rs.factor + smooth * out[i];
+  }
+  return out;
+}

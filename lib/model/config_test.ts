@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { parameterCount, parseLlamaConfig, readLlamaConfig, ropeInvFreq } from "./config.ts";
+import { UserError } from "../io/errors.ts";
+
+const base = {
+  hidden_size: 64,
+  intermediate_size: 128,
+  num_attention_heads: 4,
+  num_hidden_layers: 2,
+  vocab_size: 300,
+};
+
+Deno.test("parseLlamaConfig() fills Hugging Face defaults", () => {
+  const cfg = parseLlamaConfig(base);
+  assert.equal(cfg.head_dim, 16);
+  assert.equal(cfg.num_key_value_heads, 4);
+  assert.equal(cfg.rms_norm_eps, 1e-6);
+  assert.equal(cfg.rope_theta, 10000);
+  assert.equal(cfg.tie_word_embeddings, false);
+  assert.equal(cfg.rope_scaling, null);
+});
+
+Deno.test("parseLlamaConfig() refuses bad fields with one line naming file and field", () => {
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ ...base, hidden_size: undefined }, /c\.json: hidden_size: missing/],
+    [{ ...base, num_key_value_heads: 3 }, /num_key_value_heads: 3 must divide/],
+    [{ ...base, hidden_size: 66 }, /hidden_size: 66 is not divisible/],
+    [{ ...base, hidden_act: "gelu" }, /hidden_act: only "silu"/],
+    [{ ...base, attention_bias: true }, /attention_bias: biases are not supported/],
+    [{ ...base, hiden_size: 3 }, /hiden_size: unknown field/],
+    [{ ...base, vocab_size: 1.5 }, /vocab_size: expected an integer/],
+    [{ ...base, rope_scaling: { rope_type: "yarn", factor: 2 } }, /rope_scaling.rope_type/],
+    [{ ...base, rope_scaling: { rope_type: "llama3", factor: 8 } }, /rope_scaling.low_freq_factor/],
+    [{ ...base, model_type: "gpt2" }, /model_type/],
+  ];
+  for (const [raw, re] of cases) {
+    assert.throws(() => parseLlamaConfig(raw, "c.json"), (e: unknown) => {
+      assert.ok(e instanceof UserError);
+      assert.match(e.message, re);
+      return true;
+    });
+  }
+});
+
+Deno.test("ropeInvFreq() applies Llama 3.1 scaling by wavelength band", () => {
+  const rope_scaling = {
+    rope_type: "llama3",
+    factor: 8,
+    low_freq_factor: 1,
+    high_freq_factor: 4,
+    original_max_position_embeddings: 8192,
+  };
+  const plain = ropeInvFreq(parseLlamaConfig({ ...base, head_dim: 128, rope_theta: 500000 }));
+  const scaled = ropeInvFreq(
+    parseLlamaConfig({ ...base, head_dim: 128, rope_theta: 500000, rope_scaling }),
+  );
+  assert.equal(plain.length, 64);
+  assert.equal(plain[1], 1 / Math.pow(500000, 2 / 128));
+  for (let i = 0; i < 64; i++) {
+    const wave = 2 * Math.PI / plain[i];
+    if (wave < 8192 / 4) assert.equal(scaled[i], plain[i]);
+    else if (wave > 8192) assert.ok(Math.abs(scaled[i] - plain[i] / 8) < 1e-18);
+    else assert.ok(scaled[i] < plain[i] && scaled[i] > plain[i] / 8, `band ${i}`);
+  }
+});
+
+Deno.test("readLlamaConfig() reads the shipped presets", async () => {
+  const tiny = await readLlamaConfig("data/configs/llama-tiny.json");
+  assert.equal(tiny.num_key_value_heads, 2);
+  const m124 = await readLlamaConfig("data/configs/llama-124m.json");
+  const n = parameterCount(m124);
+  assert.ok(n > 110e6 && n < 135e6, `124M preset has ${n} parameters`);
+});

@@ -1,0 +1,109 @@
+/**
+ * The options of `deno task train` with their defaults in one place (Thunder-LLM's optimizer
+ * settings; the tiny preset's shapes). The YAML presets in data/configs/ set the same keys.
+ *
+ * @module
+ */
+
+import type { OptionsSpec } from "../cli/options.ts";
+import type { TrainOptions } from "./trainer.ts";
+
+/** Every training option, its type and default. */
+export const TRAIN_OPTIONS = {
+  model_config: { type: "string", default: "", description: "config.json to train from scratch" },
+  init_from: { type: "string", default: "", description: "model folder to continue pretraining" },
+  tokenizer: {
+    type: "string",
+    default: "",
+    description: "tokenizer.json carried into checkpoints",
+  },
+  data: {
+    type: "string[]",
+    default: [],
+    description: "sources NAME=FILE.tok[,FILE.tok] (repeatable)",
+  },
+  mix: {
+    type: "string[]",
+    default: [],
+    description: "mixing weights NAME=W (default 1 each: en:ko 1:1)",
+  },
+  steps: { type: "integer", default: 200, min: 1, description: "optimizer steps" },
+  batch_size: { type: "integer", default: 4, min: 1, description: "sequences per micro-batch (B)" },
+  seq_len: { type: "integer", default: 64, min: 2, description: "tokens per sequence (T)" },
+  grad_accum: { type: "integer", default: 1, min: 1, description: "micro-batches per step" },
+  lr: { type: "number", default: 3e-3, min: 0, description: "peak learning rate" },
+  warmup_steps: { type: "integer", default: 20, min: 0, description: "linear warm-up steps" },
+  min_lr_ratio: {
+    type: "number",
+    default: 0.1,
+    min: 0,
+    max: 1,
+    description: "cosine floor (× peak)",
+  },
+  beta1: { type: "number", default: 0.9, min: 0, max: 1, description: "AdamW β1" },
+  beta2: { type: "number", default: 0.95, min: 0, max: 1, description: "AdamW β2" },
+  eps: { type: "number", default: 1e-5, min: 0, description: "AdamW epsilon" },
+  weight_decay: {
+    type: "number",
+    default: 0.1,
+    min: 0,
+    description: "AdamW decoupled weight decay",
+  },
+  clip: {
+    type: "number",
+    default: 1.0,
+    min: 0,
+    description: "global gradient-norm clip (0 = off)",
+  },
+  precision: {
+    type: "string",
+    default: "bf16",
+    choices: ["fp32", "bf16", "fp8"],
+    description: "GEMM precision",
+  },
+  fp8_attention: {
+    type: "boolean",
+    default: false,
+    description: "fp8 ablation: attention in FP8 too",
+  },
+  seed: { type: "integer", default: 0, description: "seed of init and data sampling" },
+  eval_every: {
+    type: "integer",
+    default: 50,
+    min: 0,
+    description: "validation every N steps (0 = end only)",
+  },
+  eval_batches: {
+    type: "integer",
+    default: 4,
+    min: 1,
+    description: "validation batches per source",
+  },
+  ckpt_every: { type: "integer", default: 50, min: 0, description: "checkpoint every N steps" },
+  val_fraction: {
+    type: "number",
+    default: 0.05,
+    min: 0,
+    max: 0.5,
+    description: "held-out documents per source",
+  },
+  engine: {
+    type: "string",
+    default: "auto",
+    choices: ["auto", "cpu", "gpu"],
+    description: "gpu = WebGPU; cpu = TypeScript reference; auto = gpu when an adapter exists",
+  },
+  save_dtype: {
+    type: "string",
+    default: "f32",
+    choices: ["f32", "bf16", "f16"],
+    description: "dtype of the final model",
+  },
+} as const satisfies OptionsSpec;
+
+/** The defaults as a TrainOptions object, with `overrides`. */
+export function trainOptions(overrides: Partial<TrainOptions> = {}): TrainOptions {
+  const o: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(TRAIN_OPTIONS)) o[k] = (v as { default: unknown }).default;
+  return { ...(o as unknown as TrainOptions), ...overrides };
+}
