@@ -13,8 +13,11 @@ import denoJson from "../deno.json" with { type: "json" };
 const ROOT = resolve(new URL("..", import.meta.url).pathname);
 const PROBE = resolve(ROOT, "tasks/_sandbox_probe.ts");
 
-/** Tasks whose job needs the network beyond 127.0.0.1 (crawling, Hub sync, evaluating a served model). */
-const NETWORK_TASKS = new Set(["crawl", "hub", "eval"]);
+/**
+ * Tasks whose job needs the network beyond 127.0.0.1: crawling, Hub sync (and training's
+ * `--push-to`, which pushes checkpoints to the Hub), evaluating a served model.
+ */
+const NETWORK_TASKS = new Set(["crawl", "hub", "train", "eval"]);
 
 type Scope = "all" | "none" | string[];
 interface Perms {

@@ -5,6 +5,7 @@
  */
 
 import { parseOrHelp, runMain } from "../lib/cli/main.ts";
+import { CheckpointPusher } from "../lib/train/hub_push.ts";
 import type { CommandSpec } from "../lib/cli/options.ts";
 import { progressMode } from "../lib/cli/progress.ts";
 import { UserError } from "../lib/io/errors.ts";
@@ -187,8 +188,21 @@ if (import.meta.main) {
       dir,
       gpu: false,
     });
-    const summary = await train(opts, run, { quiet, resume: Boolean(dir) });
-    await run.finish(summary as unknown as Record<string, unknown>);
+    const pusher = opts.push_to
+      ? await CheckpointPusher.create({
+        repo: opts.push_to,
+        every: opts.push_every ?? 0,
+        stagingDir: run.path("push-staging"),
+        log: (m, f) => run.log(m, f),
+      })
+      : undefined;
+    const summary = await train(opts, run, {
+      quiet,
+      resume: Boolean(dir),
+      onCheckpoint: pusher ? (d, step) => pusher.onCheckpoint(d, step) : undefined,
+    });
+    const pushFailures = pusher ? await pusher.finish(summary.model_dir) : [];
+    await run.finish({ ...summary, push_failures: pushFailures.length });
     console.log(
       `done: ${summary.steps} steps, loss ${
         summary.final_loss.toFixed(4)

@@ -80,6 +80,17 @@ export const TRAIN_OPTIONS = {
     description: "validation batches per source",
   },
   ckpt_every: { type: "integer", default: 50, min: 0, description: "checkpoint every N steps" },
+  push_to: {
+    type: "string",
+    default: "",
+    description: "push checkpoints to this Hub model repo (OWNER/NAME) in the background",
+  },
+  push_every: {
+    type: "integer",
+    default: 0,
+    min: 0,
+    description: "with --push-to: push checkpoints at multiples of N steps (0: final model only)",
+  },
   val_fraction: {
     type: "number",
     default: 0.05,

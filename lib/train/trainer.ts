@@ -50,6 +50,9 @@ export interface TrainOptions {
   eval_every: number;
   eval_batches: number;
   ckpt_every: number;
+  /** Hub repo to push checkpoints to ("" = none) and the step multiple to push at. */
+  push_to?: string;
+  push_every?: number;
   val_fraction: number;
   save_dtype: string;
   engine: string;
@@ -154,7 +157,13 @@ export interface TrainSummary {
 export async function train(
   opts: TrainOptions,
   run: RunFolder,
-  ctl: { quiet?: boolean; resume?: boolean; stopAfterStep?: number } = {},
+  ctl: {
+    quiet?: boolean;
+    resume?: boolean;
+    stopAfterStep?: number;
+    /** Called after each periodic checkpoint (e.g. to push it to the Hub); must not throw. */
+    onCheckpoint?: (dir: string, step: number) => void | Promise<void>;
+  } = {},
 ): Promise<TrainSummary> {
   const precision = opts.precision as Precision;
   if (!["fp32", "bf16", "fp8"].includes(precision)) {
@@ -241,8 +250,8 @@ export async function train(
       tokens_seen: tokensSeen,
       options_key: optionsKey,
     };
-    await saveCheckpoint(ckptDir, cfg, snap.params, snap, st, tokDir);
-    return snap.params;
+    const dir = await saveCheckpoint(ckptDir, cfg, snap.params, snap, st, tokDir);
+    return { params: snap.params, dir };
   };
   const progress = new Progress({
     label: "train",
@@ -294,7 +303,8 @@ export async function train(
       );
     }
     if (opts.ckpt_every > 0 && step % opts.ckpt_every === 0 && step < opts.steps) {
-      await checkpoint();
+      const saved = await checkpoint();
+      await ctl.onCheckpoint?.(saved.dir, step);
     }
     if (ctl.stopAfterStep !== undefined && step >= ctl.stopAfterStep) break;
   }
@@ -302,7 +312,7 @@ export async function train(
   const secs = (performance.now() - t0) / 1000;
   const modelDir = run.path("model");
   if (step >= opts.steps) {
-    params = await checkpoint();
+    params = (await checkpoint()).params;
     const dtype = ({ f32: "F32", bf16: "BF16", f16: "F16" } as const)[opts.save_dtype as "f32"];
     if (!dtype) {
       throw new UserError(`save_dtype: expected f32, bf16 or f16, got ${opts.save_dtype}`);
