@@ -84,11 +84,22 @@ export function ensureRuntimeDir(fallback?: string): void {
       if (Deno.statSync(current).isDirectory) return;
     } catch { /* missing: replace it */ }
   }
-  try {
-    const dir = fallback ?? Deno.makeTempDirSync({ prefix: "jikji-xdg-" });
-    Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
-    Deno.env.set("XDG_RUNTIME_DIR", dir);
-  } catch { /* no permission to create or set it: harmless */ }
+  // A private temporary folder; tasks that may not write there use runs/.xdg-runtime instead.
+  for (
+    const make of [
+      () => fallback,
+      () => Deno.makeTempDirSync({ prefix: "jikji-xdg-" }),
+      () => "runs/.xdg-runtime",
+    ]
+  ) {
+    try {
+      const dir = make();
+      if (!dir) continue;
+      Deno.mkdirSync(dir, { recursive: true, mode: 0o700 });
+      Deno.env.set("XDG_RUNTIME_DIR", Deno.realPathSync(dir));
+      return;
+    } catch { /* no permission to create or set it: try the next */ }
+  }
 }
 
 async function _create(options: GpuOptions): Promise<Gpu> {

@@ -1,15 +1,16 @@
 /**
  * Demo stage "quality": the two model-based filters on the demo's Korean documents.
  *
- * 1. Trains a 5-gram interpolated modified Kneser–Ney model on every other document (whitespace
- *    tokens) and takes ccnet's 30/60 percentile cut-offs from the documents held out.
+ * 1. Trains a 5-gram interpolated modified Kneser–Ney model on every other document of the
+ *    reference corpus (`corpus.ko.docs`, the demo's stand-in for Thunder-LLM's Korean Wikipedia;
+ *    whitespace tokens) and takes ccnet's 30/60 percentile cut-offs from the documents held out.
  * 2. Scores every document (ccnet perplexity and Thunder-LLM's −Σlog10 p / words) and keeps the
  *    head and middle buckets.
  * 3. Scores the kept documents with the HEURISTIC educational annotator (no LLM — labelled as such
  *    in each document's metadata), trains the fastText-style classifier on those scores (threshold
  *    3, minority oversampling, two rounds) and keeps documents with p(edu) ≥ 0.5.
  *
- * Reads `filter.ko.docs` (else `corpus.ko.docs`); sets `quality.ko.docs` and `quality.lm`,
+ * Filters `filter.ko.docs` (else `corpus.ko.docs`); sets `quality.ko.docs` and `quality.lm`,
  * `quality.classifier`.
  *
  * @module
@@ -39,10 +40,13 @@ export const qualityStage: DemoStage = {
     await Deno.mkdir(out, { recursive: true });
     const docs: Doc[] = [];
     for await (const d of readDocs(input)) docs.push(d);
+    const reference: Doc[] = [];
+    for await (const d of readDocs(ctx.artifacts.get("corpus.ko.docs") ?? input)) reference.push(d);
     const mode = progressMode(ctx.quiet);
 
-    // 1. the 5-gram model on every other document; cut-offs from the others
-    const train = docs.filter((_, i) => i % 2 === 0), held = docs.filter((_, i) => i % 2 === 1);
+    // 1. the 5-gram model on every other reference document; cut-offs from the others
+    const train = reference.filter((_, i) => i % 2 === 0);
+    const held = reference.filter((_, i) => i % 2 === 1);
     const t0 = performance.now();
     const lm = await trainNgram(train.flatMap((d) => d.text.split("\n")), { order: 5 });
     const lmSeconds = (performance.now() - t0) / 1000;
