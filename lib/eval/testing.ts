@@ -28,15 +28,13 @@ export function benchDir(): string | undefined {
 }
 
 /**
- * The benchmark folder for a test: under CI it must exist (the test fails); elsewhere a missing
- * folder skips the test with a loud message.
+ * The benchmark folder for a test; a missing folder skips the test with a loud message (the data
+ * is not part of the repository: a clone without `../shared/bench` beside it, or without
+ * `JIKJI_BENCH_DIR`, cannot run these tests).
  */
 export function requireBenchDir(): string | undefined {
   const dir = benchDir();
   if (dir) return dir;
-  if (Deno.env.get("CI")) {
-    throw new Error(`benchmark data not found at ${join(REPO_ROOT, "../shared/bench")} (CI)`);
-  }
   console.warn(
     `%cSKIPPED: no benchmark data at ${join(REPO_ROOT, "../shared/bench")}`,
     "color: red; font-weight: bold",
