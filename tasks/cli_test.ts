@@ -18,7 +18,8 @@ async function task(args: string[]): Promise<{ code: number; stdout: string; std
     env: { NO_COLOR: "1" },
   }).output();
   const stderr = new TextDecoder().decode(out.stderr).split("\n")
-    .filter((l) => l.trim() !== "" && !/XDG_RUNTIME_DIR/.test(l));
+    // Deno's own one-off notes (a first-use npm download) are not the task's output.
+    .filter((l) => l.trim() !== "" && !/XDG_RUNTIME_DIR/.test(l) && !/^Download https?:/.test(l));
   return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr };
 }
 
