@@ -12,6 +12,7 @@ import { attentionBench } from "./attention_bench.ts";
 import { qualityBench } from "../quality/quality_bench.ts";
 import { filterBench } from "./filter_bench.ts";
 import { trainBench } from "./train_bench.ts";
+import { tokenizerBench } from "../tokenizer/tokenizer_bench.ts";
 
 /** The suites `deno task bench` knows. */
 export const BENCH_SUITES: BenchSuite[] = [
@@ -22,4 +23,5 @@ export const BENCH_SUITES: BenchSuite[] = [
   qualityBench,
   filterBench,
   trainBench,
+  tokenizerBench,
 ];

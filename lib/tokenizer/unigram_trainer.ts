@@ -92,8 +92,7 @@ export function trainUnigram(
       `vocabSize ${o.vocabSize} leaves ${target} pieces, fewer than the ${required.size} required characters`,
     );
   }
-  const pieces = seedPieces(words, required, o);
-  const lattice = buildLattice(words, pieces);
+  const { pieces, lattice } = seedPieces(words, required, o);
   const alive = new Uint8Array(pieces.length).fill(1);
   let size = pieces.length;
   const desired = Math.floor(target * 1.1);
@@ -138,83 +137,127 @@ function requiredCharacters(words: Word[], coverage: number, extra: string): Map
   return required;
 }
 
+/**
+ * Counts every substring of every pre-token (weighted by the pre-token's count) in a trie of
+ * substrings — node = distinct substring, so no string is built or hashed — and records where
+ * each occurs, so the seeds' lattice needs no second pass: edges of word w are
+ * `offset[w] .. offset[w+1]`, ordered by start, then end.
+ */
+function countSubstrings(words: Word[], required: Map<number, number>, maxLength: number) {
+  const dense = new Map<number, number>();
+  for (const c of required.keys()) dense.set(c, dense.size + 1);
+  const A = dense.size + 1;
+  const child = new Map<number, number>(); // node * A + dense char → node
+  let counts = new Float64Array(1 << 16);
+  let where = new Int32Array(3 << 16); // per node: word, start, length of its first occurrence
+  let nodes = 1;
+  const start: number[] = [], end: number[] = [], sub: number[] = [];
+  const offset = new Int32Array(words.length + 1);
+  words.forEach((w, k) => {
+    const d = w.cps.map((c) => dense.get(c) ?? 0);
+    const n = d.length;
+    for (let i = 0; i < n; i++) {
+      let node = 0;
+      for (let j = i; j < n && j - i < maxLength; j++) {
+        if (d[j] === 0) break;
+        const key = node * A + d[j];
+        let next = child.get(key);
+        if (next === undefined) {
+          next = nodes++;
+          child.set(key, next);
+          if (next >= counts.length) {
+            const c2 = new Float64Array(counts.length * 2), w2 = new Int32Array(where.length * 2);
+            c2.set(counts);
+            w2.set(where);
+            counts = c2;
+            where = w2;
+          }
+          where[3 * next] = k;
+          where[3 * next + 1] = i;
+          where[3 * next + 2] = j + 1 - i;
+        }
+        node = next;
+        counts[node] += w.count;
+        start.push(i);
+        end.push(j + 1);
+        sub.push(node);
+      }
+    }
+    offset[k + 1] = sub.length;
+  });
+  const text = (node: number) => {
+    const w = words[where[3 * node]], i = where[3 * node + 1];
+    return String.fromCodePoint(...w.cps.slice(i, i + where[3 * node + 2]));
+  };
+  return { nodes, counts, where, text, start, end, sub, offset };
+}
+
 function seedPieces(
   words: Word[],
   required: Map<number, number>,
   o: Required<UnigramTrainerOptions>,
-): TrainPiece[] {
-  const counts = new Map<string, number>();
-  for (const w of words) {
-    // Substrings by UTF-16 offsets of code-point boundaries.
-    const offsets = [0];
-    for (const c of w.cps) offsets.push(offsets[offsets.length - 1] + (c > 0xffff ? 2 : 1));
-    const n = w.cps.length;
-    for (let i = 0; i < n; i++) {
-      if (!required.has(w.cps[i])) continue;
-      for (let j = i + 1; j < n && j - i < o.maxPieceLength; j++) {
-        if (!required.has(w.cps[j])) break;
-        const s = w.text.slice(offsets[i], offsets[j + 1]);
-        counts.set(s, (counts.get(s) ?? 0) + w.count);
-      }
+): { pieces: TrainPiece[]; lattice: Lattice } {
+  const c = countSubstrings(words, required, o.maxPieceLength);
+  const scored: [string, number, number][] = []; // text, score, substring id
+  const singles: [string, number, number][] = [];
+  for (let id = 1; id < c.nodes; id++) {
+    const f = c.counts[id], len = c.where[3 * id + 2];
+    if (len === 1) {
+      const s = c.text(id);
+      singles.push([s, required.get(s.codePointAt(0)!)!, id]);
+    } else if (f >= 2) {
+      const s = c.text(id);
+      if (o.isValidPiece(codePoints(s))) scored.push([s, f * len, id]);
     }
   }
-  const scored: [string, number][] = [];
-  for (const [s, f] of counts) {
-    if (f < 2) continue;
-    const cps = codePoints(s);
-    if (o.isValidPiece(cps)) scored.push([s, f * cps.length]);
-  }
-  counts.clear();
   scored.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
   scored.length = Math.min(scored.length, Math.max(0, o.seedSize - required.size));
   const firstChar = scored.length;
-  for (const [c, f] of required) scored.push([String.fromCodePoint(c), f]);
+  // Required characters seen nowhere (given by `requiredChars`) still get a piece.
+  const seen = new Set(singles.map(([s]) => s));
+  for (const [cp, f] of required) {
+    const s = String.fromCodePoint(cp);
+    if (!seen.has(s)) singles.push([s, f, -1]);
+  }
+  singles.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+  scored.push(...singles);
   let sum = 0;
-  for (const [, s] of scored) sum += s;
+  for (const [, v] of scored) sum += v;
   const logSum = Math.log(sum);
-  return scored.map(([text, s], i) => ({
-    cps: codePoints(text),
-    text,
-    score: Math.log(s) - logSum,
-    required: i >= firstChar,
-  }));
+  const pieceOf = new Int32Array(c.nodes).fill(-1);
+  const pieces = scored.map(([text, v, id], i) => {
+    if (id >= 0) pieceOf[id] = i;
+    return { cps: codePoints(text), text, score: Math.log(v) - logSum, required: i >= firstChar };
+  });
+  const start: number[] = [], end: number[] = [], piece: number[] = [];
+  const offset = new Int32Array(words.length + 1);
+  for (let k = 0; k < words.length; k++) {
+    for (let e = c.offset[k]; e < c.offset[k + 1]; e++) {
+      const p = pieceOf[c.sub[e]];
+      if (p < 0) continue;
+      start.push(c.start[e]);
+      end.push(c.end[e]);
+      piece.push(p);
+    }
+    offset[k + 1] = piece.length;
+  }
+  const lattice = {
+    words,
+    offset,
+    start: Int32Array.from(start),
+    end: Int32Array.from(end),
+    id: Int32Array.from(piece),
+  };
+  return { pieces, lattice };
 }
 
-/**
- * Every occurrence of a seed piece in every pre-token, found once: later rounds only remove
- * pieces, so each round's lattice is this one restricted to the living pieces. Edges of word w
- * are `offset[w] .. offset[w+1]`, ordered by start.
- */
+/** Every occurrence of a seed piece in every pre-token (see {@linkcode countSubstrings}). */
 interface Lattice {
   words: Word[];
   offset: Int32Array;
   start: Int32Array;
   end: Int32Array;
   id: Int32Array;
-}
-
-function buildLattice(words: Word[], pieces: TrainPiece[]): Lattice {
-  const trie = buildTrie(pieces);
-  const start: number[] = [], end: number[] = [], id: number[] = [];
-  const offset = new Int32Array(words.length + 1);
-  words.forEach((w, k) => {
-    const n = w.cps.length;
-    for (let i = 0; i < n; i++) {
-      trie.matches(w.cps, i, n, (p, e) => {
-        start.push(i);
-        end.push(e);
-        id.push(p);
-      });
-    }
-    offset[k + 1] = id.length;
-  });
-  return {
-    words,
-    offset,
-    start: Int32Array.from(start),
-    end: Int32Array.from(end),
-    id: Int32Array.from(id),
-  };
 }
 
 function buildTrie(pieces: TrainPiece[], alive?: Uint8Array): PieceTrie {
@@ -300,23 +343,29 @@ function maximization(pieces: TrainPiece[], alive: Uint8Array, counts: Float64Ar
   return size;
 }
 
-/** Viterbi over edges `from..to` (ordered by start) of an n-long string; null without a path. */
+let _best = new Float64Array(64), _back = new Int32Array(64), _prev = new Int32Array(64);
+
+/**
+ * Viterbi over edges `from..to` (ordered by start) of an n-long string, with `score[id]`
+ * (−∞ for removed pieces); null without a path.
+ */
 function viterbiEdges(
-  lat: Pick<Lattice, "start" | "end" | "id">,
+  lat: { start: ArrayLike<number>; end: ArrayLike<number>; id: ArrayLike<number> },
   from: number,
   to: number,
   n: number,
-  score: (id: number) => number,
+  score: Float64Array,
 ): number[] | null {
-  const best = new Float64Array(n + 1).fill(-Infinity);
-  const back = new Int32Array(n + 1), prev = new Int32Array(n + 1);
+  if (_best.length < n + 1) {
+    _best = new Float64Array(2 * n + 2);
+    _back = new Int32Array(2 * n + 2);
+    _prev = new Int32Array(2 * n + 2);
+  }
+  const best = _best, back = _back, prev = _prev;
+  best.fill(-Infinity, 0, n + 1);
   best[0] = 0;
   for (let e = from; e < to; e++) {
-    const s0 = best[lat.start[e]];
-    if (s0 === -Infinity) continue;
-    const sc = score(lat.id[e]);
-    if (sc === -Infinity) continue;
-    const s = s0 + sc;
+    const s = best[lat.start[e]] + score[lat.id[e]];
     if (s > best[lat.end[e]]) {
       best[lat.end[e]] = s;
       back[lat.end[e]] = lat.id[e];
@@ -333,6 +382,7 @@ function viterbiEdges(
 function alternative(
   trie: PieceTrie,
   pieces: TrainPiece[],
+  score: Float64Array,
   self: number,
 ): number[] | null {
   const cps = pieces[self].cps, n = cps.length;
@@ -345,7 +395,7 @@ function alternative(
       id.push(p);
     });
   }
-  return viterbiEdges({ start, end, id } as never, 0, id.length, n, (p) => pieces[p].score);
+  return viterbiEdges({ start, end, id }, 0, id.length, n, score);
 }
 
 /**
@@ -360,7 +410,7 @@ function prune(
   shrinkingFactor: number,
 ): number {
   const trie = buildTrie(pieces, alive);
-  const score = (p: number) => alive[p] ? pieces[p].score : -Infinity;
+  const score = Float64Array.from(pieces, (p, i) => alive[i] ? p.score : -Infinity);
   const freq = new Float64Array(pieces.length);
   // How many pre-token occurrences hold each piece (sentencepiece's "inverted" index).
   const holders = new Float64Array(pieces.length);
@@ -382,7 +432,7 @@ function prune(
     const p = pieces[i];
     if (!alive[i]) continue;
     size++;
-    const alt = p.cps.length === 1 ? null : alternative(trie, pieces, i);
+    const alt = p.cps.length === 1 ? null : alternative(trie, pieces, score, i);
     if (!alt || p.required) {
       keep[i] = 1; // a required character, or no other way to write the piece
       continue;
