@@ -11,6 +11,7 @@ import { qualityStage } from "../quality/demo_stage.ts";
 import { evalStage } from "../eval/demo_stage.ts";
 import { filterStage } from "./filter_stage.ts";
 import { trainStage } from "./train_stage.ts";
+import { tokenizerStage } from "../tokenizer/demo_stage.ts";
 import type { DemoStage, PlannedStage } from "./stage.ts";
 
 /** Every stage of the pipeline, in order. */
@@ -19,7 +20,7 @@ export const DEMO_STAGES: (DemoStage | PlannedStage)[] = [
   crawlStage,
   filterStage,
   qualityStage,
-  { name: "tokenizer", summary: "Korean Unigram vocabulary merged into Llama 3.1", planned: true },
+  tokenizerStage,
   trainStage,
   evalStage,
 ];
