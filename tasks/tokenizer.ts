@@ -74,6 +74,11 @@ const trainSpec = {
       max: 1,
       description: "share of Korean characters the vocabulary must cover",
     },
+    required_chars: {
+      type: "string",
+      default: "",
+      description: "characters the vocabulary must hold whatever their frequency",
+    },
     max_piece_length: {
       type: "integer",
       default: 16,
@@ -121,6 +126,7 @@ const SUBCOMMANDS: Record<string, { summary: string; main(args: string[]): Promi
         unit: o.unit as "jamo" | "syllable" | "none",
         characterCoverage: o.character_coverage,
         maxPieceLength: o.max_piece_length,
+        requiredChars: o.required_chars,
         heldOutEvery: o.held_out_every,
         englishLimit: o.english_limit,
         log: (line) => run.log(line),

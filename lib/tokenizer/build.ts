@@ -53,6 +53,8 @@ export interface BuildOptions {
   unit: EntropyUnit | "none";
   characterCoverage: number;
   maxPieceLength: number;
+  /** Characters the vocabulary must hold whatever their frequency (e.g. all 2,350 KS X 1001 syllables). */
+  requiredChars?: string;
   /** 1 in `heldOutEvery` documents is held out. */
   heldOutEvery: number;
   /** Texts of the English report set at most (the union-model measurement is slow). */
@@ -130,6 +132,7 @@ export async function buildTokenizer(o: BuildOptions): Promise<BuildResult> {
     vocabSize: o.unigramVocab,
     characterCoverage: o.characterCoverage,
     maxPieceLength: o.maxPieceLength,
+    requiredChars: o.requiredChars ?? "",
     byteFallback: true,
     isValidPiece: isKoreanPiece,
     onRound: (r) =>
