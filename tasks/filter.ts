@@ -5,8 +5,7 @@
  * lib/filter/runner.ts. Other stages add subcommands to {@linkcode FILTER_SUBCOMMANDS}.
  */
 
-import { parseOrHelp, runMain } from "../lib/cli/main.ts";
-import { helpText } from "../lib/cli/options.ts";
+import { dispatchSubcommand, parseOrHelp, runMain, type Subcommand } from "../lib/cli/main.ts";
 import { UserError } from "../lib/io/errors.ts";
 import { listDocFiles } from "../lib/io/jsonl.ts";
 import { Progress, progressMode } from "../lib/cli/progress.ts";
@@ -25,12 +24,6 @@ import { listSteps, stepFactory } from "../lib/pipeline/registry.ts";
 import { evaluatePii, generatePiiSet } from "../lib/filter/pii_eval.ts";
 import { EDIT_RATES, evaluateDedup, lshCurve } from "../lib/filter/dedup_eval.ts";
 import { QUALITY_COMMANDS } from "../lib/quality/commands.ts";
-
-/** A subcommand of `deno task filter`. */
-export interface Subcommand {
-  summary: string;
-  main(args: string[]): Promise<void>;
-}
 
 const runSpec = {
   name: "filter run",
@@ -238,18 +231,5 @@ for (const [name, cmd] of Object.entries(QUALITY_COMMANDS)) {
 }
 
 if (import.meta.main) {
-  await runMain(async () => {
-    const [sub, ...rest] = Deno.args;
-    if (sub === undefined || sub === "--help" || sub === "-h") {
-      console.log(helpText(topSpec));
-      return;
-    }
-    const cmd = FILTER_SUBCOMMANDS[sub];
-    if (!cmd) {
-      throw new UserError(
-        `unknown subcommand "${sub}" (known: ${Object.keys(FILTER_SUBCOMMANDS).join(", ")})`,
-      );
-    }
-    await cmd.main(rest);
-  });
+  await runMain(() => dispatchSubcommand(topSpec, FILTER_SUBCOMMANDS, Deno.args));
 }

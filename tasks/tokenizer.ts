@@ -4,15 +4,13 @@
  * compares tokenizers on held-out Korean and English text. See lib/tokenizer/build.ts.
  */
 
-import { parseOrHelp, runMain } from "../lib/cli/main.ts";
-import { helpText } from "../lib/cli/options.ts";
-import { UserError } from "../lib/io/errors.ts";
+import { dispatchSubcommand, parseOrHelp, runMain, type Subcommand } from "../lib/cli/main.ts";
 import { createRun } from "../lib/run/run_folder.ts";
 import { ByteLevelBpe } from "../lib/tokenizer/bpe.ts";
 import {
+  BUILD_DEFAULTS,
   buildTokenizer,
   compareRows,
-  LLAMA31_TOKENIZER,
   readBase,
   reportTexts,
 } from "../lib/tokenizer/build.ts";
@@ -30,16 +28,16 @@ const corpusOptions = {
     default: [],
     description: "English corpora for the report (not trained on)",
   },
-  base: { type: "string", default: LLAMA31_TOKENIZER, description: "the base tokenizer.json" },
+  base: { type: "string", default: BUILD_DEFAULTS.base, description: "the base tokenizer.json" },
   held_out_every: {
     type: "integer",
-    default: 10,
+    default: BUILD_DEFAULTS.heldOutEvery,
     min: 2,
     description: "hold out 1 in N documents (by a hash of the id) for the report",
   },
   english_limit: {
     type: "integer",
-    default: 5000,
+    default: BUILD_DEFAULTS.englishLimit,
     min: 1,
     description: "English lines in the report at most",
   },
@@ -54,22 +52,27 @@ const trainSpec = {
       type: "string",
       description: "output folder (default: a new runs/tokenizer-<time>/)",
     },
-    add: { type: "integer", default: 64000, min: 1, description: "new token ids at most" },
+    add: {
+      type: "integer",
+      default: BUILD_DEFAULTS.add,
+      min: 1,
+      description: "new token ids at most",
+    },
     unigram_vocab: {
       type: "integer",
-      default: 64000,
+      default: BUILD_DEFAULTS.unigramVocab,
       min: 300,
       description: "Unigram vocabulary size (pieces before the merge, byte pieces included)",
     },
     unit: {
       type: "string",
-      default: "jamo",
+      default: BUILD_DEFAULTS.unit,
       choices: ["jamo", "syllable", "none"],
       description: "units of the branching entropy (none: Llama's regex split only)",
     },
     character_coverage: {
       type: "number",
-      default: 0.9995,
+      default: BUILD_DEFAULTS.characterCoverage,
       min: 0.5,
       max: 1,
       description: "share of Korean characters the vocabulary must cover",
@@ -81,7 +84,7 @@ const trainSpec = {
     },
     max_piece_length: {
       type: "integer",
-      default: 16,
+      default: BUILD_DEFAULTS.maxPieceLength,
       min: 1,
       description: "longest piece, in characters",
     },
@@ -102,7 +105,7 @@ const reportSpec = {
 } as const;
 
 /** The subcommands. */
-const SUBCOMMANDS: Record<string, { summary: string; main(args: string[]): Promise<void> }> = {
+const SUBCOMMANDS: Record<string, Subcommand> = {
   train: {
     summary: trainSpec.summary,
     async main(args) {
@@ -161,18 +164,5 @@ const topSpec = {
 };
 
 if (import.meta.main) {
-  await runMain(async () => {
-    const [sub, ...rest] = Deno.args;
-    if (sub === undefined || sub === "--help" || sub === "-h") {
-      console.log(helpText(topSpec));
-      return;
-    }
-    const cmd = SUBCOMMANDS[sub];
-    if (!cmd) {
-      throw new UserError(
-        `unknown subcommand "${sub}" (known: ${Object.keys(SUBCOMMANDS).join(", ")})`,
-      );
-    }
-    await cmd.main(rest);
-  });
+  await runMain(() => dispatchSubcommand(topSpec, SUBCOMMANDS, Deno.args));
 }

@@ -54,3 +54,32 @@ export async function parseOrHelp<S extends OptionsSpec>(
   }
   return parsed;
 }
+
+/** A subcommand of a task with several (`deno task filter run`, `deno task tokenizer train`, …). */
+export interface Subcommand {
+  summary: string;
+  main(args: string[]): Promise<void>;
+}
+
+/**
+ * Runs the subcommand named by `args[0]` with the rest; with no name or `--help`, prints `top`'s
+ * help (which lists the subcommands).
+ */
+export async function dispatchSubcommand(
+  top: CommandSpec,
+  subcommands: Record<string, Subcommand>,
+  args: string[],
+): Promise<void> {
+  const [sub, ...rest] = args;
+  if (sub === undefined || sub === "--help" || sub === "-h") {
+    console.log(helpText(top));
+    return;
+  }
+  const cmd = subcommands[sub];
+  if (!cmd) {
+    throw new UserError(
+      `unknown subcommand "${sub}" (known: ${Object.keys(subcommands).join(", ")})`,
+    );
+  }
+  await cmd.main(rest);
+}

@@ -63,6 +63,18 @@ export interface BuildOptions {
   log: (line: string) => void;
 }
 
+/** The defaults of a build (those of `deno task tokenizer train`). */
+export const BUILD_DEFAULTS = {
+  base: LLAMA31_TOKENIZER,
+  add: 64000,
+  unigramVocab: 64000,
+  unit: "jamo",
+  characterCoverage: 0.9995,
+  maxPieceLength: 16,
+  heldOutEvery: 10,
+  englishLimit: 5000,
+} as const satisfies Partial<BuildOptions>;
+
 /** What a build produced. */
 export interface BuildResult {
   read: ReadStats;

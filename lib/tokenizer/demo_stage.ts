@@ -10,7 +10,7 @@
 
 import { UserError } from "../io/errors.ts";
 import type { DemoStage } from "../demo/stage.ts";
-import { buildTokenizer, LLAMA31_TOKENIZER } from "./build.ts";
+import { BUILD_DEFAULTS, buildTokenizer } from "./build.ts";
 
 /** The tokenizer stage. */
 export const tokenizerStage: DemoStage = {
@@ -24,15 +24,8 @@ export const tokenizerStage: DemoStage = {
     const r = await buildTokenizer({
       korean: [ko],
       english: en ? [en] : [],
-      base: LLAMA31_TOKENIZER,
       out,
-      add: 64000,
-      unigramVocab: 64000,
-      unit: "jamo",
-      characterCoverage: 0.9995,
-      maxPieceLength: 16,
-      heldOutEvery: 10,
-      englishLimit: 5000,
+      ...BUILD_DEFAULTS,
       log: (line) => ctx.quiet || console.error(`tokenizer: ${line}`),
     });
     ctx.artifacts.set("tokenizer.json", `${out}/tokenizer.json`);

