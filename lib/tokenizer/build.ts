@@ -151,7 +151,7 @@ export async function buildTokenizer(o: BuildOptions): Promise<BuildResult> {
       o.log(`unigram round ${r.round}: ${r.pieces} pieces, loss ${r.objective.toFixed(4)}`),
   });
   const normal = unigram.pieces.filter((p) => p.type === PieceType.NORMAL);
-  if (normal.length < o.unigramVocab - unigram.size + normal.length) {
+  if (unigram.size < o.unigramVocab) {
     o.log(
       `note: the corpus supports ${normal.length} Korean pieces, fewer than asked (${o.unigramVocab} in all); a larger corpus gives more`,
     );

@@ -74,7 +74,8 @@ export async function readSplit(
   return { train, heldOut, stats };
 }
 
-const HANGUL_RUN = /^ ?[\uac00-\ud7a3]+|[\uac00-\ud7a3]+/g;
+/** A run of Hangul syllables, with the space before it when it starts a pre-token. */
+export const HANGUL_RUN = /^ ?[\uac00-\ud7a3]+|[\uac00-\ud7a3]+/g;
 
 /**
  * The Korean training pre-tokens of `text`: Llama 3's regex split refined by branching entropy,

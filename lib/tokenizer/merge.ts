@@ -62,15 +62,15 @@ export function addPieces(bpe: ByteLevelBpe, pieces: ScoredPiece[], budget: numb
     if (bpe.vocab.has(bl)) existing++;
     else if (chosen.length < budget) chosen.push(bl);
   }
-  const byteLength = (s: string) => s.length;
-  chosen.sort((a, b) => byteLength(a) - byteLength(b) || wanted.get(b)! - wanted.get(a)!);
+  // Shortest first (a byte-level string has one character per byte), then by score.
+  chosen.sort((a, b) => a.length - b.length || wanted.get(b)! - wanted.get(a)!);
   const start = bpe.size;
   let added = 0, intermediates = 0, skipped = 0;
   for (const bl of chosen) {
     if (bpe.vocab.has(bl)) continue;
     const toks = bpe.encodeWord(bl).map((id) => bpe.tokens[id]);
-    const needed = toks.length - 2; // intermediates this piece would make at most
-    if (bpe.size - start + 1 > budget || (needed > 0 && bpe.size - start + 1 + needed > budget)) {
+    // The piece and, at most, one intermediate per extra join.
+    if (bpe.size - start + Math.max(1, toks.length - 1) > budget) {
       skipped++;
       continue;
     }

@@ -10,7 +10,7 @@
 
 import type { ByteLevelBpe } from "./bpe.ts";
 import { llamaSplit, toByteLevel } from "./byte_level.ts";
-import { countHangul } from "./corpus.ts";
+import { countHangul, HANGUL_RUN } from "./corpus.ts";
 import { codePoints, type Piece, PieceType, UnigramModel } from "./unigram.ts";
 import { SPACE_MARK } from "./pretokens.ts";
 
@@ -74,8 +74,6 @@ export function reportMarkdown(rows: ReportRow[]): string {
   }
   return lines.join("\n");
 }
-
-const HANGUL_RUN = /^ ?[\uac00-\ud7a3]+|[\uac00-\ud7a3]+/g;
 
 /**
  * Token count of `text` when Korean spans go to the Unigram model and the rest to `base`: what a

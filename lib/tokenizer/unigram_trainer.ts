@@ -25,8 +25,14 @@
  * @module
  */
 
-import { codePoints, type Piece, PieceTrie, PieceType, UnigramModel } from "./unigram.ts";
-import { bytePiece } from "./unigram.ts";
+import {
+  bytePiece,
+  codePoints,
+  type Piece,
+  PieceTrie,
+  PieceType,
+  UnigramModel,
+} from "./unigram.ts";
 
 /** Trainer settings; defaults are sentencepiece's. */
 export interface UnigramTrainerOptions {
