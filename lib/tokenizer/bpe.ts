@@ -143,6 +143,7 @@ export class ByteLevelBpe {
 
   #merge(word: string): number[] {
     const n = word.length;
+    if (n === 0) return [];
     const sym = new Int32Array(n), next = new Int32Array(n), prev = new Int32Array(n);
     for (let i = 0; i < n; i++) {
       sym[i] = this.vocab.get(word[i])!;

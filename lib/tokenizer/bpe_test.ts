@@ -53,6 +53,7 @@ Deno.test("ByteLevelBpe.encode() gives @huggingface/tokenizers' ids for Llama 3.
 });
 
 Deno.test("ByteLevelBpe.decode() inverts encode(); lone surrogates come back as U+FFFD", () => {
+  assert.deepEqual(ours.encodeWord(""), []);
   for (const s of hardStrings()) assert.equal(ours.decode(ours.encode(s)), s);
   const lone = "a\ud800b\udc00c";
   assert.equal(ours.decode(ours.encode(lone)), lone.toWellFormed());
