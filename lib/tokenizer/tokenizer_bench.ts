@@ -7,7 +7,9 @@
  *   (`spm_encode` for sentencepiece's model);
  * - encode speed of the merged tokenizer with Jikji's encoder against `@huggingface/tokenizers`
  *   (transformers.js's tokenizer code) on the original Llama 3.1, and that library on the merged
- *   file, in MB/s of UTF-8 text;
+ *   file, in MB/s of UTF-8 text (transformers.js itself needs `--allow-ffi`, which the bench does
+ *   not get: `transformers_js_encode.ts --time` times it on the held-out files this bench writes
+ *   to `data/cache/bench-tokenizer/`);
  * - tokens per Hangul syllable of Korean held-out lines before and after the merge.
  *
  * @module
@@ -143,12 +145,10 @@ export const tokenizerBench: BenchSuite = {
     const hfBase = new Tokenizer(baseJson, {});
     const hfMerged = new Tokenizer(mergedJson, {});
     const reps = ctx.quick ? 1 : 3;
-    for (
-      const [set, lines] of [["Korean", heldLines], [
-        "English",
-        en.heldOut.join("\n").split("\n"),
-      ]] as const
-    ) {
+    const enLines = en.heldOut.join("\n").split("\n").filter((l) => l.trim());
+    // The same held-out files serve transformers.js's timing (see transformers_js_encode.ts).
+    await Deno.writeTextFile(`${work}/en_held.txt`, enLines.join("\n") + "\n");
+    for (const [set, lines] of [["Korean", heldLines], ["English", enLines]] as const) {
       const bytes = lines.reduce((a, l) => a + encoder.encode(l).length, 0);
       const mbs = (ms: number) => bytes / 1e6 / (ms / 1000);
       const ours = mbs(await timeMedian(() => lines.forEach((l) => merged.encode(l)), reps));
