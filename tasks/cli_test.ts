@@ -5,22 +5,14 @@
  */
 
 import assert from "node:assert/strict";
-import { resolve } from "node:path";
-
-const ROOT = resolve(new URL("..", import.meta.url).pathname);
+import { ROOT, runTask } from "./_testing.ts";
 
 async function task(args: string[]): Promise<{ code: number; stdout: string; stderr: string[] }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const stderr = new TextDecoder().decode(out.stderr).split("\n")
+  const out = await runTask(args);
+  const stderr = out.stderr.split("\n")
     // Deno's own one-off notes (a first-use npm download) are not the task's output.
     .filter((l) => l.trim() !== "" && !/XDG_RUNTIME_DIR/.test(l) && !/^Download https?:/.test(l));
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr };
+  return { code: out.code, stdout: out.stdout, stderr };
 }
 
 async function configFile(text: string): Promise<string> {

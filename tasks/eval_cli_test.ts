@@ -4,23 +4,10 @@
  */
 
 import assert from "node:assert/strict";
-import { resolve } from "node:path";
+import { ROOT, runTask } from "./_testing.ts";
 
-const ROOT = resolve(new URL("..", import.meta.url).pathname);
-
-async function evalTask(args: string[]) {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", "eval", ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
+function evalTask(args: string[]) {
+  return runTask(["eval", ...args]);
 }
 
 async function fixture(): Promise<string> {

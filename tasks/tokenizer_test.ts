@@ -4,22 +4,12 @@
  */
 
 import assert from "node:assert/strict";
-import { resolve } from "node:path";
 import { writeDocs } from "../lib/io/jsonl.ts";
 import { ENGLISH_LINES, koreanCorpus } from "../lib/tokenizer/testing.ts";
+import { ROOT, runTask } from "./_testing.ts";
 
-const ROOT = resolve(new URL("..", import.meta.url).pathname);
-
-async function task(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", "tokenizer", ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function task(args: string[]) {
+  return runTask(["tokenizer", ...args]);
 }
 
 Deno.test("deno task tokenizer train builds a merged tokenizer and report reads it", async () => {

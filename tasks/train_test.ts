@@ -4,22 +4,14 @@
  */
 
 import assert from "node:assert/strict";
-import { resolve } from "node:path";
 import { byteLevelTokenizerJson, learnByteMerges } from "../lib/train/tokenizer.ts";
-
-const ROOT = resolve(new URL("..", import.meta.url).pathname);
+import { ROOT, runTask } from "./_testing.ts";
 
 async function task(args: string[]): Promise<{ code: number; stdout: string; stderr: string[] }> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", "train", ...args],
-    cwd: ROOT,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const stderr = new TextDecoder().decode(out.stderr).split("\n")
+  const out = await runTask(["train", ...args]);
+  const stderr = out.stderr.split("\n")
     .filter((l) => l.trim() !== "" && !/XDG_RUNTIME_DIR/.test(l));
-  return { code: out.code, stdout: new TextDecoder().decode(out.stdout), stderr };
+  return { code: out.code, stdout: out.stdout, stderr };
 }
 
 Deno.test("deno task train tokenizes, trains from a preset, samples and extends", async () => {
