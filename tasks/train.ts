@@ -13,7 +13,8 @@ import { createRun } from "../lib/run/run_folder.ts";
 import { loadModel, saveModel } from "../lib/model/hf_folder.ts";
 import { loadTokenizer } from "../lib/train/tokenizer.ts";
 import { tokenizeToShard } from "../lib/train/tokenize.ts";
-import { generate } from "../lib/train/generate.ts";
+import { generate } from "../lib/model/generate.ts";
+import { createLlama } from "../lib/model/backend.ts";
 import { extendVocabulary } from "../lib/train/extend.ts";
 import { train, type TrainOptions } from "../lib/train/trainer.ts";
 import { repairJsonlTail } from "../lib/train/checkpoint.ts";
@@ -73,6 +74,12 @@ const sampleSpec = {
     temperature: { type: "number", default: 0, min: 0, description: "0 = greedy" },
     top_p: { type: "number", default: 1, min: 0, max: 1, description: "nucleus sampling mass" },
     seed: { type: "integer", default: 0, description: "sampling seed" },
+    device: {
+      type: "string",
+      default: "auto",
+      choices: ["auto", "gpu", "cpu"],
+      description: "gpu = WebGPU; cpu = TypeScript reference; auto = gpu when an adapter exists",
+    },
   },
 } as const satisfies CommandSpec;
 
@@ -138,14 +145,16 @@ if (import.meta.main) {
       if (!prompt.length) {
         throw new UserError("--prompt: empty, and the tokenizer has no begin-of-text token");
       }
-      const out = generate(cfg, params, prompt, {
+      const model = await createLlama(cfg, params, { device: o.device });
+      const [out] = await generate(model, [prompt], {
         maxNewTokens: o.max_new_tokens,
         temperature: o.temperature,
         topP: o.top_p,
         seed: o.seed,
         stopIds: tok.eosId !== null ? [tok.eosId] : [],
       });
-      console.log(o.prompt + tok.decode(out));
+      model.destroy();
+      console.log(o.prompt + tok.decode(out.ids));
       return;
     }
     if (sub === "extend") {
@@ -186,7 +195,7 @@ if (import.meta.main) {
       seed: opts.seed,
       runsDir: options.runs_dir,
       dir,
-      gpu: false,
+      gpu: opts.engine !== "cpu",
     });
     const pusher = opts.push_to
       ? await CheckpointPusher.create({

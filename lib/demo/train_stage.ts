@@ -25,7 +25,8 @@ import { train, type TrainOptions } from "../train/trainer.ts";
 import { tokenizeToShard } from "../train/tokenize.ts";
 import { byteLevelTokenizerJson, learnByteMerges, tokenizerFromJson } from "../train/tokenizer.ts";
 import { extendVocabulary } from "../train/extend.ts";
-import { generate } from "../train/generate.ts";
+import { generate } from "../model/generate.ts";
+import { createLlama } from "../model/backend.ts";
 import type { DemoStage } from "./stage.ts";
 
 /** Documents per language tokenized for the demo. */
@@ -83,7 +84,7 @@ export const trainStage: DemoStage = {
       dir: `${out}/base`,
       config: baseOpts as unknown as Record<string, unknown>,
       seed: baseOpts.seed,
-      gpu: false,
+      gpu: true, // the engine is "auto": record the adapter it may use
       echo: !ctx.quiet,
     });
     const base = await train(baseOpts, baseRun, { quiet: ctx.quiet });
@@ -132,7 +133,7 @@ export const trainStage: DemoStage = {
       dir: `${out}/cpt`,
       config: cptOpts as unknown as Record<string, unknown>,
       seed: cptOpts.seed,
-      gpu: false,
+      gpu: true, // the engine is "auto": record the adapter it may use
       echo: !ctx.quiet,
     });
     const cpt = await train(cptOpts, cptRun, { quiet: ctx.quiet });
@@ -140,15 +141,16 @@ export const trainStage: DemoStage = {
 
     const final = await loadModel(cpt.model_dir);
     const prompt = [cptTok.bosId!, ...cptTok.encode("LibreOffice ")];
-    const sample = cptTok.decode(
-      generate(final.cfg, final.params, prompt, {
-        maxNewTokens: 40,
-        temperature: 0.8,
-        topP: 0.9,
-        seed: 0,
-        stopIds: [cptTok.eosId!],
-      }),
-    );
+    const sampler = await createLlama(final.cfg, final.params, { device: "auto" });
+    const [gen] = await generate(sampler, [prompt], {
+      maxNewTokens: 40,
+      temperature: 0.8,
+      topP: 0.9,
+      seed: 0,
+      stopIds: [cptTok.eosId!],
+    });
+    sampler.destroy();
+    const sample = cptTok.decode(gen.ids);
     ctx.artifacts.set("train.base", base.model_dir);
     ctx.artifacts.set("train.cpt", cpt.model_dir);
     return {

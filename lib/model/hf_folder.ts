@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { UserError } from "../io/errors.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
 import { configToJson, type LlamaConfig, readLlamaConfig } from "./config.ts";
-import { type Params, paramShapes } from "./llama_ref.ts";
+import { type Params, paramShapes } from "./params.ts";
 import { type FloatDtype, readModelWeights, tensorToF32, writeSafetensors } from "./safetensors.ts";
 
 /** Tokenizer files copied with a checkpoint when present. */

@@ -14,7 +14,7 @@ import { UserError } from "../io/errors.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
 import type { LlamaConfig } from "../model/config.ts";
 import { loadModel, saveModel } from "../model/hf_folder.ts";
-import type { Params } from "../model/llama_ref.ts";
+import type { Params } from "../model/params.ts";
 import { readSafetensors, tensorToF32, writeSafetensors } from "../model/safetensors.ts";
 import type { LoaderState } from "./data.ts";
 

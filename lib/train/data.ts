@@ -12,7 +12,7 @@
  */
 
 import { UserError } from "../io/errors.ts";
-import { Rng } from "../model/llama_ref.ts";
+import { Rng } from "../model/params.ts";
 import type { TokenShard } from "./shards.ts";
 
 /** One data source: a name (e.g. "ko"), its shards and its mixing weight. */

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { gpuTest } from "../gpu/testing.ts";
 import { parseLlamaConfig } from "../model/config.ts";
-import { initParams, Rng } from "../model/llama_ref.ts";
+import { initParams, Rng } from "../model/params.ts";
 import { createEngine, type EngineOptions } from "./engine.ts";
 import { THUNDER_ADAMW } from "./optim.ts";
 

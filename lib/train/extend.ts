@@ -10,7 +10,7 @@
 
 import { UserError } from "../io/errors.ts";
 import type { LlamaConfig } from "../model/config.ts";
-import { type Params, Rng } from "../model/llama_ref.ts";
+import { type Params, Rng } from "../model/params.ts";
 import type { Tokenizer } from "./tokenizer.ts";
 
 /** How new rows are initialised. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Params } from "../model/llama_ref.ts";
+import type { Params } from "../model/params.ts";
 
 /** AdamW hyper-parameters. */
 export interface AdamWConfig {

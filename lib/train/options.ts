@@ -59,12 +59,29 @@ export const TRAIN_OPTIONS = {
     type: "string",
     default: "bf16",
     choices: ["fp32", "bf16", "fp8"],
-    description: "GEMM precision",
+    description: "fp32 | bf16 | fp8 (lib/model/precision.ts: where each rounds)",
   },
   fp8_attention: {
     type: "boolean",
     default: false,
     description: "fp8 ablation: attention in FP8 too",
+  },
+  amax_history: {
+    type: "integer",
+    default: 16,
+    min: 1,
+    description: "fp8: delayed scaling's amax history length (Transformer Engine's default)",
+  },
+  fp8_margin: {
+    type: "integer",
+    default: 0,
+    min: 0,
+    description: "fp8: scale margin in powers of two",
+  },
+  ref_ops: {
+    type: "string",
+    default: "",
+    description: "debug: ops of a GPU run sent to the CPU reference, e.g. attention,rmsnorm",
   },
   seed: { type: "integer", default: 0, description: "seed of init and data sampling" },
   eval_every: {

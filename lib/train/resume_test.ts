@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { readJsonlLog } from "../run/run_folder.ts";
 import { ShardWriter } from "./shards.ts";
-import { Rng } from "../model/llama_ref.ts";
+import { Rng } from "../model/params.ts";
 import { gpuTest } from "../gpu/testing.ts";
 
 const ROOT = new URL("../..", import.meta.url).pathname;

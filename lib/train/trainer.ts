@@ -3,11 +3,9 @@
  * Llama model on mixed token shards, with Thunder-LLM's optimizer settings, periodic validation per
  * source, metrics to the run folder, checkpoints, and exact resume after `kill -9`.
  *
- * Engines (lib/train/engine.ts): `cpu` runs the model through the CPU reference
- * (lib/model/llama_ref.ts) — the "CPU path" — where precision `bf16`/`fp8` emulates the GPU
- * recipe's operand rounding (FP8 E4M3 forward / E5M2 backward with per-tensor current scaling in
- * every linear layer and the LM head; bf16 attention and norms; f32 master weights and optimizer
- * state); `gpu` runs it on WebGPU through issue 3's ops (f32 only so far).
+ * Engines (lib/train/engine.ts): the one Llama (lib/model/llama.ts) on the GPU (WebGPU) or the
+ * CPU (the TypeScript references), with the same precision policy (lib/model/precision.ts) on
+ * both: `--engine auto` changes the speed with the machine, not the recipe.
  *
  * @module
  */
@@ -18,11 +16,13 @@ import { Progress, progressMode } from "../cli/progress.ts";
 import type { RunFolder } from "../run/run_folder.ts";
 import { type LlamaConfig, parameterCount, readLlamaConfig } from "../model/config.ts";
 import { loadModel, saveModel } from "../model/hf_folder.ts";
-import { type Fp8Stat, initParams, type Params, type Precision } from "../model/llama_ref.ts";
+import { initParams, type Params } from "../model/params.ts";
+import { precisionPolicy } from "../model/precision.ts";
+import { parseRefOps } from "../model/backend.ts";
 import { MixedLoader, type Source } from "./data.ts";
 import { readShard } from "./shards.ts";
 import { lrAt } from "./optim.ts";
-import { createEngine, type Engine } from "./engine.ts";
+import { createEngine, type Engine, type Fp8Stat } from "./engine.ts";
 import { loadLatestCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.ts";
 
 /** The resolved options of a training run (snake_case, as in the YAML config). */
@@ -46,6 +46,11 @@ export interface TrainOptions {
   clip: number;
   precision: string;
   fp8_attention: boolean;
+  /** Delayed scaling's amax history length and scale margin (fp8). */
+  amax_history: number;
+  fp8_margin: number;
+  /** Ops sent to the CPU reference in a GPU run (debugging), e.g. "attention,rmsnorm". */
+  ref_ops: string;
   seed: number;
   eval_every: number;
   eval_batches: number;
@@ -78,6 +83,8 @@ const RESUME_KEYS: (keyof TrainOptions)[] = [
   "clip",
   "precision",
   "fp8_attention",
+  "amax_history",
+  "fp8_margin",
   "seed",
   "val_fraction",
 ];
@@ -165,10 +172,12 @@ export async function train(
     onCheckpoint?: (dir: string, step: number) => void | Promise<void>;
   } = {},
 ): Promise<TrainSummary> {
-  const precision = opts.precision as Precision;
-  if (!["fp32", "bf16", "fp8"].includes(precision)) {
-    throw new UserError(`precision: expected fp32, bf16 or fp8, got ${opts.precision}`);
-  }
+  const precision = precisionPolicy(opts.precision, {
+    fp8Attention: opts.fp8_attention,
+    amaxHistory: opts.amax_history,
+    margin: opts.fp8_margin,
+  });
+  const refOps = parseRefOps(opts.ref_ops);
   const optionsKey = JSON.stringify(RESUME_KEYS.map((k) => opts[k]));
   const sources = await loadSources(opts.data, opts.mix);
   const loader = new MixedLoader(
@@ -228,8 +237,8 @@ export async function train(
     B: opts.batch_size,
     T: opts.seq_len,
     precision,
-    fp8Attention: opts.fp8_attention,
     clip: opts.clip,
+    refOps,
   });
   const tokDir = opts.tokenizer
     ? (opts.tokenizer.endsWith(".json") ? join(opts.tokenizer, "..") : opts.tokenizer)
@@ -238,7 +247,7 @@ export async function train(
   run.log(
     `${
       latest ? `resuming at step ${step}` : "training"
-    }: ${nParams} parameters, ${precision}, engine ${engine.name}, ` +
+    }: ${nParams} parameters, ${precision.mode}, engine ${engine.name}, ` +
       `sources ${sources.map((s) => `${s.name}×${s.weight}`).join(" ")}`,
   );
   const checkpoint = async () => {

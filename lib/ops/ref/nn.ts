@@ -19,9 +19,17 @@ export function rmsnormRef(x: Arr, w: Arr, n: number, c: number, eps: number) {
   return { y, rstd };
 }
 
-/** RMSNorm backward: dx (N, C), dw (C). */
-export function rmsnormBackwardRef(dy: Arr, x: Arr, w: Arr, n: number, c: number, eps: number) {
-  const { rstd } = rmsnormRef(x, w, n, c, eps);
+/** RMSNorm backward: dx (N, C), dw (C); `rstdIn` (N) from the forward, else recomputed. */
+export function rmsnormBackwardRef(
+  dy: Arr,
+  x: Arr,
+  w: Arr,
+  n: number,
+  c: number,
+  eps: number,
+  rstdIn?: Arr,
+) {
+  const rstd = rstdIn ?? rmsnormRef(x, w, n, c, eps).rstd;
   const dx = new Float64Array(n * c), dw = new Float64Array(c);
   for (let r = 0; r < n; r++) {
     let s = 0;
