@@ -46,7 +46,20 @@ const runSpec = {
       type: "string",
       default: "ngram",
       choices: BACKENDS,
-      description: "ngram (in-process char n-gram LM), openai (HTTP completions), oracle",
+      description:
+        "ngram (in-process char n-gram LM), openai (HTTP completions), jikji (a checkpoint, in process), oracle",
+    },
+    model: {
+      type: "string",
+      description:
+        "jikji: a Hugging Face model folder (config.json, model.safetensors, tokenizer.json)",
+    },
+    device: {
+      type: "string",
+      default: "auto",
+      choices: ["auto", "gpu", "cpu"],
+      description:
+        "jikji: gpu = WebGPU; cpu = TypeScript reference; auto = gpu when an adapter exists",
     },
     train_text: {
       type: "string[]",
@@ -140,6 +153,8 @@ if (import.meta.main) {
         modelName: o.model_name,
         apiKey: Deno.env.get("OPENAI_API_KEY"),
         batchSize: o.batch_size,
+        modelDir: o.model,
+        device: o.device,
       });
       const taskFiles = await _files(p.positionals);
       const modelName = model === "oracle" ? "oracle" : model.name;
@@ -161,7 +176,7 @@ if (import.meta.main) {
         config: { ...o, model: modelName, task_files: taskFiles },
         runsDir: o.runs_dir,
         dir: o.resume,
-        gpu: false,
+        gpu: o.backend === "jikji" && o.device !== "cpu",
         echo: !p.quiet,
       });
       const { results, skipped } = await evaluateSuite({

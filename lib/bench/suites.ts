@@ -11,7 +11,7 @@ import { gemmBench } from "./gemm_bench.ts";
 import { attentionBench } from "./attention_bench.ts";
 import { qualityBench } from "../quality/quality_bench.ts";
 import { filterBench } from "./filter_bench.ts";
-import { trainBench } from "./train_bench.ts";
+import { train124mBench, trainBench } from "./train_bench.ts";
 import { tokenizerBench } from "../tokenizer/tokenizer_bench.ts";
 
 /** The suites `deno task bench` knows. */
@@ -23,5 +23,6 @@ export const BENCH_SUITES: BenchSuite[] = [
   qualityBench,
   filterBench,
   trainBench,
+  train124mBench,
   tokenizerBench,
 ];

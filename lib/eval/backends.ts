@@ -1,6 +1,7 @@
 /**
  * Builds the model an evaluation run uses from its options: the in-process character n-gram LM
- * (trained on given text files), an OpenAI-compatible HTTP server, or the oracle.
+ * (trained on given text files), an OpenAI-compatible HTTP server, a Jikji checkpoint run in
+ * process (lib/eval/jikji_backend.ts), or the oracle.
  *
  * @module
  */
@@ -12,7 +13,7 @@ import { type EvalModel, TokenLMModel } from "./model.ts";
 import { CharNgramLM } from "./ngram.ts";
 
 /** Backends `--backend` accepts. */
-export const BACKENDS = ["ngram", "openai", "oracle"] as const;
+export const BACKENDS = ["ngram", "openai", "jikji", "oracle"] as const;
 
 /** Options that choose and configure the backend. */
 export interface BackendOptions {
@@ -24,6 +25,9 @@ export interface BackendOptions {
   modelName?: string;
   apiKey?: string;
   batchSize?: number;
+  /** jikji: a Hugging Face model folder, and where to run it. */
+  modelDir?: string;
+  device?: string;
 }
 
 /**
@@ -85,6 +89,15 @@ export async function createModel(o: BackendOptions): Promise<EvalModel | "oracl
       // trained on other text are never reused.
       const name = `char-${order}gram-${textFingerprint(texts)}`;
       return new TokenLMModel(new CharNgramLM(texts, order, name));
+    }
+    case "jikji": {
+      if (!o.modelDir) {
+        throw new UserError(
+          "--backend jikji needs --model DIR (config.json, model.safetensors, tokenizer.json)",
+        );
+      }
+      const { JikjiModel } = await import("./jikji_backend.ts");
+      return await JikjiModel.load(o.modelDir, { device: o.device });
     }
     case "openai":
       if (!o.baseUrl || !o.modelName) {

@@ -1,11 +1,11 @@
 /**
- * Demo stage "eval": before/after evaluation on small task slices made from held-out LibreOffice
- * help pages, through the same declarative path as `deno task eval` (task YAML + JSONL written into
- * the stage folder). "Before" is an English-only character n-gram model, "after" the same model
- * continued on Korean text — the shape of Thunder-LLM's continual pretraining, in miniature.
- * When the training stage has left checkpoints (`train.base`, `train.cpt`), they are recorded under
- * `checkpoint_hook`: evaluating them needs the Jikji-checkpoint backend (a {@linkcode TokenLM} over
- * the training code's Llama), which lands with that code.
+ * Demo stage "eval": the train stage's two checkpoints — the tiny base Llama (English, byte-level
+ * vocabulary) and the same Llama after continual pretraining on English:Korean with Korean merges
+ * added to its vocabulary — evaluated by `--backend jikji` on small task slices made from held-out
+ * LibreOffice help pages (a cloze and a multiple-choice task per language, task YAML + JSONL
+ * written into the stage folder). Per task and model it reports the scores, the tokens the model
+ * read and the wall time: Thunder-LLM's inference comparison in miniature (the extended vocabulary
+ * reads Korean in fewer tokens).
  *
  * @module
  */
@@ -17,8 +17,7 @@ import { helpDocs, obtainHelpHtml } from "../data/libreoffice_help.ts";
 import type { DemoStage } from "../demo/stage.ts";
 import { createRun } from "../run/run_folder.ts";
 import { seededRandom } from "./metrics.ts";
-import { TokenLMModel } from "./model.ts";
-import { CharNgramLM } from "./ngram.ts";
+import { JikjiModel } from "./jikji_backend.ts";
 import { evaluateSuite } from "./suite.ts";
 import { countTokens, loadTokenizer, type TokenRow, tokensTable } from "./tokens.ts";
 import { readTaskFile } from "./task_file.ts";
@@ -129,10 +128,17 @@ async function _writeTasks(dir: string, lang: string, sentences: string[], seed:
   return files;
 }
 
+/** What one model did on one task: its scores, the tokens it read, the wall time. */
+interface _TaskRun {
+  metrics: Record<string, number>;
+  tokens: number;
+  seconds: number;
+}
+
 /** The eval demo stage. */
 export const evalStage: DemoStage = {
   name: "eval",
-  summary: "before/after evaluation (n-gram base vs Korean-continued) on held-out help text",
+  summary: "the base and the Korean-continued Llama evaluated on held-out help text (ko, en)",
   async run(ctx) {
     const out = ctx.run.path("eval");
     await Deno.mkdir(out, { recursive: true });
@@ -142,52 +148,75 @@ export const evalStage: DemoStage = {
       ...await _writeTasks(out, "ko", ko.items, 1),
       ...await _writeTasks(out, "en", en.items, 2),
     ];
-    const models = {
-      before: new TokenLMModel(new CharNgramLM(en.train, 5, "char-5gram-en")),
-      after: new TokenLMModel(new CharNgramLM([...en.train, ...ko.train], 5, "char-5gram-en+ko")),
-    };
     const figures: Record<string, unknown> = {};
-    const table: string[] = [
-      "| task | metric | before (en) | after (en+ko) |",
-      "|---|---|---|---|",
-    ];
-    const scores: Record<string, Record<string, Record<string, number>>> = {};
-    for (const [label, model] of Object.entries(models)) {
+    const ckpts = Object.fromEntries(
+      (["base", "cpt"] as const).flatMap((k) => {
+        const dir = ctx.artifacts.get(`train.${k}`);
+        return dir ? [[k, dir]] : [];
+      }),
+    );
+    const runs: Record<string, Record<string, _TaskRun>> = {};
+    for (const [label, dir] of Object.entries(ckpts)) {
+      const model = await JikjiModel.load(dir, { device: "auto" });
       const run = await createRun({
         task: "eval",
-        config: { model: model.name, stage: label },
+        config: { model: model.name, stage: label, device: model.device },
         dir: `${out}/${label}`,
-        gpu: false,
+        gpu: model.device !== "cpu",
         echo: false,
       });
-      const t0 = performance.now();
-      const { results, skipped } = await evaluateSuite({
-        taskFiles: files,
-        model,
-        data: { dataRoot: out },
-        run,
-        progress: progressMode(ctx.quiet),
-        title: `demo eval (${label}): ${model.name}`,
-      });
-      await run.finish({ tasks: results.length });
-      figures[label] = {
-        model: model.name,
-        seconds: (performance.now() - t0) / 1000,
-        skipped_tasks: skipped.length,
-        results: `${out}/${label}/results.md`,
-      };
-      for (const r of results) {
-        for (const [k, v] of Object.entries(r.metrics)) {
-          ((scores[r.task] ??= {})[k] ??= {})[label] = v.value;
+      runs[label] = {};
+      for (const file of files) {
+        const before = model.counts.contextTokens + model.counts.generatedTokens;
+        const { results } = await evaluateSuite({
+          taskFiles: [file],
+          model,
+          data: { dataRoot: out },
+          run,
+          progress: progressMode(ctx.quiet),
+          title: `demo eval (${label}): ${model.name}`,
+        });
+        for (const r of results) {
+          runs[label][r.task] = {
+            metrics: Object.fromEntries(Object.entries(r.metrics).map(([k, v]) => [k, v.value])),
+            tokens: model.counts.contextTokens + model.counts.generatedTokens - before,
+            seconds: r.seconds,
+          };
         }
       }
+      await run.finish({ tasks: Object.keys(runs[label]).length });
+      figures[label] = { model: model.name, dir, device: model.device };
+      model.close();
     }
-    for (const [task, ms] of Object.entries(scores)) {
-      for (const [m, v] of Object.entries(ms)) {
-        table.push(`| ${task} | ${m} | ${v.before?.toFixed(4)} | ${v.after?.toFixed(4)} |`);
+    const labels = Object.keys(runs);
+    const table: string[] = [];
+    if (labels.length) {
+      table.push(
+        `| task | metric | ${labels.join(" | ")} |`,
+        `|---|---|${labels.map(() => "---|").join("")}`,
+      );
+      const tasks = [...new Set(labels.flatMap((l) => Object.keys(runs[l])))];
+      for (const task of tasks) {
+        const metrics = Object.keys(runs[labels[0]][task]?.metrics ?? {});
+        for (const m of metrics) {
+          const cells = labels.map((l) => runs[l][task]?.metrics[m]?.toFixed(4) ?? "—");
+          table.push(`| ${task} | ${m} | ${cells.join(" | ")} |`);
+        }
+        table.push(
+          `| ${task} | tokens read | ${
+            labels.map((l) => runs[l][task]?.tokens ?? "—").join(" | ")
+          } |`,
+          `| ${task} | seconds | ${
+            labels.map((l) => runs[l][task]?.seconds.toFixed(2) ?? "—").join(" | ")
+          } |`,
+        );
       }
+    } else {
+      table.push(
+        "No checkpoints: run the train stage first (`deno task demo` runs it before eval).",
+      );
     }
-    figures.scores = scores;
+    figures.per_task = runs;
     // Tokens per text under Llama 3.1 and, when the tokenizer stage made one, the extended one.
     const tokPaths = [LLAMA, ctx.artifacts.get("tokenizer.json")].filter((p): p is string => !!p);
     const rows: TokenRow[] = [];
@@ -199,16 +228,6 @@ export const evalStage: DemoStage = {
     }
     await Deno.writeTextFile(`${out}/tokens.md`, tokensTable(rows));
     figures.tokens = rows.map((r) => ({ task: r.task, tokenizer: r.tokenizer, tokens: r.tokens }));
-    // HOOK (train stage): checkpoints are recorded, not evaluated, until the checkpoint backend
-    // exists — implement TokenLM over the training code's model and add it to `models` above.
-    const ckpts = ["train.base", "train.cpt"].filter((k) => ctx.artifacts.has(k));
-    figures.checkpoint_hook = ckpts.length
-      ? {
-        found: Object.fromEntries(ckpts.map((k) => [k, ctx.artifacts.get(k)])),
-        evaluated: false,
-        reason: "Jikji-checkpoint backend not wired yet (TokenLM over the training code's model)",
-      }
-      : "no train.base / train.cpt artifacts";
     await Deno.writeTextFile(`${out}/before_after.md`, table.join("\n") + "\n");
     ctx.artifacts.set("eval.results", `${out}/before_after.md`);
     return figures;

@@ -58,8 +58,14 @@ export async function openOps(
 export async function createLlama(
   cfg: LlamaConfig,
   params: Params,
-  o: { device?: Device | string; refOps?: readonly OpName[]; precision?: Precision } = {},
+  o: {
+    device?: Device | string;
+    refOps?: readonly OpName[];
+    precision?: Precision;
+    /** Run on these ops instead (benchmarks of op variants). */
+    ops?: Ops<unknown>;
+  } = {},
 ): Promise<Llama<unknown>> {
-  const ops = await openOps(o.device ?? "auto", o.refOps);
+  const ops = o.ops ?? await openOps(o.device ?? "auto", o.refOps);
   return new Llama(cfg, ops, params, o.precision ?? precisionPolicy("fp32"));
 }

@@ -241,6 +241,36 @@ export function configToJson(cfg: LlamaConfig): Record<string, unknown> {
   };
 }
 
+/** Fields Hugging Face types as floats (written with a decimal point even when whole). */
+const FLOAT_FIELDS = [
+  "rms_norm_eps",
+  "rope_theta",
+  "factor",
+  "low_freq_factor",
+  "high_freq_factor",
+];
+
+/**
+ * `config.json` text for a config: {@linkcode configToJson} with float fields written as floats
+ * (`8.0`, `500000.0`), as transformers writes them and expects them (it warns on integers).
+ *
+ * @example
+ * ```ts
+ * import { configJsonText, parseLlamaConfig } from "./config.ts";
+ * const cfg = parseLlamaConfig({ hidden_size: 8, intermediate_size: 16, num_attention_heads: 2,
+ *   num_hidden_layers: 1, vocab_size: 10, rope_theta: 500000 });
+ * if (!configJsonText(cfg).includes('"rope_theta": 500000.0')) throw new Error("float");
+ * ```
+ */
+export function configJsonText(cfg: LlamaConfig, extra: Record<string, unknown> = {}): string {
+  const text = JSON.stringify({ ...configToJson(cfg), ...extra }, null, 2);
+  const keys = FLOAT_FIELDS.join("|");
+  return text.replace(
+    new RegExp(`^(\\s*"(?:${keys})": )(-?\\d+)(,?)$`, "gm"),
+    (_m, pre: string, num: string, comma: string) => `${pre}${num}.0${comma}`,
+  ) + "\n";
+}
+
 /** Parameter count of a config (embeddings counted once when tied). */
 export function parameterCount(cfg: LlamaConfig): number {
   const C = cfg.hidden_size, HS = cfg.head_dim, F = cfg.intermediate_size;

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { parameterCount, parseLlamaConfig, readLlamaConfig, ropeInvFreq } from "./config.ts";
+import {
+  configJsonText,
+  parameterCount,
+  parseLlamaConfig,
+  readLlamaConfig,
+  ropeInvFreq,
+} from "./config.ts";
 import { UserError } from "../io/errors.ts";
 
 const base = {
@@ -70,4 +76,32 @@ Deno.test("readLlamaConfig() reads the shipped presets", async () => {
   const m124 = await readLlamaConfig("data/configs/llama-124m.json");
   const n = parameterCount(m124);
   assert.ok(n > 110e6 && n < 135e6, `124M preset has ${n} parameters`);
+});
+
+Deno.test("configJsonText() writes float fields as floats and parses back to the same config", () => {
+  const cfg = parseLlamaConfig({
+    hidden_size: 8,
+    intermediate_size: 16,
+    num_attention_heads: 2,
+    num_hidden_layers: 1,
+    vocab_size: 10,
+    rope_theta: 500000,
+    rms_norm_eps: 1e-5,
+    rope_scaling: {
+      rope_type: "llama3",
+      factor: 8,
+      low_freq_factor: 1,
+      high_freq_factor: 4,
+      original_max_position_embeddings: 8192,
+    },
+  });
+  const text = configJsonText(cfg);
+  for (const f of ['"rope_theta": 500000.0', '"factor": 8.0', '"low_freq_factor": 1.0']) {
+    assert.ok(text.includes(f), `${f} in\n${text}`);
+  }
+  assert.ok(
+    text.includes('"original_max_position_embeddings": 8192,') ||
+      text.includes('"original_max_position_embeddings": 8192\n'),
+  );
+  assert.deepEqual(parseLlamaConfig(JSON.parse(text)), cfg);
 });

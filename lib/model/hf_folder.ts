@@ -7,8 +7,8 @@
 
 import { join } from "node:path";
 import { UserError } from "../io/errors.ts";
-import { writeJsonAtomic } from "../io/atomic.ts";
-import { configToJson, type LlamaConfig, readLlamaConfig } from "./config.ts";
+import { writeFileAtomic } from "../io/atomic.ts";
+import { configJsonText, type LlamaConfig, readLlamaConfig } from "./config.ts";
 import { type Params, paramShapes } from "./params.ts";
 import { type FloatDtype, readModelWeights, tensorToF32, writeSafetensors } from "./safetensors.ts";
 
@@ -41,8 +41,12 @@ export function paramsFromTensors(
     const t = tensors.get(name);
     if (!t) throw new UserError(`${source}: missing tensor "${name}" that config.json requires`);
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
+      const dim = t.shape.length === shape.length
+        ? t.shape.findIndex((d, i) => d !== shape[i])
+        : -1;
+      const field = dim >= 0 ? _shapeFields(name)[dim] : "the tensor's rank";
       throw new UserError(
-        `${source}: tensor "${name}" has shape [${t.shape}] but config.json implies [${shape}]`,
+        `${source}: config.json ${field} does not fit the weights: tensor "${name}" has shape [${t.shape}], the config implies [${shape}]`,
       );
     }
     params.set(name, tensorToF32(t, `${source}: ${name}`));
@@ -55,6 +59,20 @@ export function paramsFromTensors(
     throw new UserError(`${source}: unexpected tensor "${name}" (not part of this Llama config)`);
   }
   return params;
+}
+
+/** The config fields behind each dimension of a parameter's shape (for error messages). */
+function _shapeFields(name: string): string[] {
+  const C = "hidden_size", F = "intermediate_size", HS = "head_dim";
+  if (/embed_tokens|lm_head/.test(name)) return ["vocab_size", C];
+  if (/norm\.weight$/.test(name)) return [C];
+  if (/q_proj/.test(name)) return [`num_attention_heads × ${HS}`, C];
+  if (/[kv]_proj/.test(name)) return [`num_key_value_heads × ${HS}`, C];
+  if (/o_proj/.test(name)) return [C, `num_attention_heads × ${HS}`];
+  if (/gate_proj|up_proj/.test(name)) return [F, C];
+  if (/down_proj/.test(name)) return [C, F];
+  if (/score/.test(name)) return ["num_labels", C];
+  return ["shape", "shape"];
 }
 
 /** Loads a Hugging Face Llama folder (config.json + safetensors weights). */
@@ -82,10 +100,7 @@ export async function saveModel(
     paramShapes(cfg).map(([name, shape]) => ({ name, shape, data: params.get(name)!, dtype })),
     { format: "pt" },
   );
-  await writeJsonAtomic(join(dir, "config.json"), {
-    ...configToJson(cfg),
-    torch_dtype: torchDtype,
-  });
+  await writeFileAtomic(join(dir, "config.json"), configJsonText(cfg, { torch_dtype: torchDtype }));
   if (opts.tokenizerDir) {
     for (const f of TOKENIZER_FILES) {
       try {

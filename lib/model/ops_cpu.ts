@@ -20,7 +20,7 @@ import {
 } from "../ops/ref/nn.ts";
 import { attentionBackwardFlashRef, attentionFlashRef } from "../ops/ref/attention.ts";
 import { attentionDecodeRef } from "../ops/ref/attention_decode.ts";
-import { lmHeadRef } from "../ops/ref/lm_head.ts";
+import { lmHeadRowsRef } from "../ops/ref/lm_head.ts";
 import { adamwRef, clipFactorRef } from "../ops/ref/optim.ts";
 import type { DType, Fp8State, HeadSpec, Ops } from "./ops.ts";
 
@@ -269,19 +269,21 @@ export function cpuOps(): Ops<HostTensor> {
       return _ok(undefined);
     },
     head(h, w, spec: HeadSpec<HostTensor>, o) {
+      // per row chunk: logits = h·Wᵀ, the reference's row math, dh = dlogits·W, dW += dlogitsᵀ·h
       const [n, c] = h.shape, v = w.shape[0];
       const K = spec.soft ? spec.soft.probs.data.length / n : 0;
       const rows = Math.max(1, Math.min(n, Math.floor((1 << 22) / v))); // ≤ 4M logits at once
       const stats = new Float32Array(n * 4), loss = new Float32Array(n);
       const dh = o.grad ? new Float32Array(n * c) : undefined;
-      const dwAcc = o.dwAccum?.f;
       const part = (t: HostTensor | undefined, r0: number, r: number, width: number) =>
         t?.data.subarray(r0 * width, (r0 + r) * width);
+      const z = new Float32Array(rows * v);
       for (let r0 = 0; r0 < n; r0 += rows) {
         const r = Math.min(rows, n - r0);
-        const res = lmHeadRef(
-          part(h, r0, r, c)!,
-          w.f,
+        const hc = h.f.subarray(r0 * c, (r0 + r) * c), zc = z.subarray(0, r * v);
+        matmulCpu(hc, w.f, r, v, c, false, true, zc, 0);
+        const res = lmHeadRowsRef(
+          zc,
           {
             targets: part(spec.targets, r0, r, 1)!,
             weights: part(spec.weights, r0, r, 1),
@@ -292,13 +294,16 @@ export function cpuOps(): Ops<HostTensor> {
               temperature: spec.soft.temperature,
             },
           },
-          { n: r, c, v },
+          r,
+          v,
           { grad: o.grad },
         );
         stats.set(res.stats, r0 * 4);
         loss.set(res.loss, r0);
-        if (dh) dh.set(res.dh!, r0 * c);
-        if (dwAcc && res.dw) { for (let i = 0; i < dwAcc.length; i++) dwAcc[i] += res.dw[i]; }
+        if (!dh) continue;
+        const dz = Float32Array.from(res.dlogits!);
+        matmulCpu(dz, w.f, r, c, v, false, false, dh.subarray(r0 * c, (r0 + r) * c), 0);
+        if (o.dwAccum) matmulCpu(dz, hc, v, c, r, true, false, o.dwAccum.f, 1);
       }
       return _ok({
         stats: track(_f(stats, [n, 4])),

@@ -12,7 +12,7 @@ import { UserError } from "../io/errors.ts";
 import type { LlamaConfig } from "../model/config.ts";
 import { createLlama } from "../model/backend.ts";
 import type { Llama } from "../model/llama.ts";
-import type { OpName } from "../model/ops.ts";
+import type { OpName, Ops } from "../model/ops.ts";
 import type { Params } from "../model/params.ts";
 import { type Precision, precisionPolicy } from "../model/precision.ts";
 import type { AdamWConfig } from "./optim.ts";
@@ -51,6 +51,8 @@ export interface EngineOptions {
   clip: number;
   /** Ops of a GPU run sent to the CPU reference (debugging). */
   refOps?: OpName[];
+  /** Run on these ops instead of the device's (benchmarks of op variants). */
+  ops?: Ops<unknown>;
 }
 
 /** The engine (see the module doc). */
@@ -77,7 +79,12 @@ export class Engine {
     const precision = typeof o.precision === "string"
       ? precisionPolicy(o.precision, { fp8Attention: o.fp8Attention })
       : o.precision;
-    const model = await createLlama(o.cfg, o.params, { device, refOps: o.refOps, precision });
+    const model = await createLlama(o.cfg, o.params, {
+      device,
+      refOps: o.refOps,
+      precision,
+      ops: o.ops,
+    });
     return new Engine(model, o);
   }
 

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { parseLlamaConfig } from "../model/config.ts";
-import { forwardBackward, initParams, Rng } from "../model/llama_ref.ts";
+import { initParams, Rng } from "../model/params.ts";
+import { createLlama } from "../model/backend.ts";
 import { extendVocabulary } from "./extend.ts";
-import { generate, pickToken } from "./generate.ts";
+import { pickToken } from "../model/generate.ts";
 import { byteLevelTokenizerJson, learnByteMerges, tokenizerFromJson } from "./tokenizer.ts";
 
 const cfg = parseLlamaConfig({
@@ -15,7 +16,7 @@ const cfg = parseLlamaConfig({
   max_position_embeddings: 64,
 });
 
-Deno.test("extendVocabulary() keeps old rows and sets each new row to the mean of its pieces (EEVE)", () => {
+Deno.test("extendVocabulary() keeps old rows and sets each new row to the mean of its pieces (EEVE)", async () => {
   const oldTok = tokenizerFromJson(byteLevelTokenizerJson());
   const merges = learnByteMerges(["세계 세계 세계 hello hello hello"], 4);
   const newTok = tokenizerFromJson(byteLevelTokenizerJson(merges));
@@ -39,10 +40,9 @@ Deno.test("extendVocabulary() keeps old rows and sets each new row to the mean o
     r.params.get("lm_head.weight")!.slice(260 * 8),
   );
   // the extended model runs
-  const out = forwardBackward(r.cfg, r.params, new Int32Array([256, 257, 1]), null, 1, 3, {
-    wantLogits: true,
-  });
-  assert.equal(out.logits!.length, 3 * 264);
+  const m = await createLlama(r.cfg, r.params, { device: "cpu" });
+  const logits = await m.logits(await m.forward({ B: 1, T: 3, tokens: [256, 257, 1] }));
+  assert.equal(logits.length, 3 * 264);
 });
 
 Deno.test("extendVocabulary() refuses a tokenizer that renumbers old ids", () => {
@@ -67,20 +67,4 @@ Deno.test("pickToken() is greedy at temperature 0 and keeps only the top-p nucle
   const all = new Set<number>();
   for (let i = 0; i < 2000; i++) all.add(pickToken(logits, 5, 1, rng));
   assert.equal(all.size, 4);
-});
-
-Deno.test("generate() with a KV cache continues greedily like repeated full forwards", () => {
-  const params = initParams(cfg, 4, 0.5);
-  const prompt = [10, 20, 30];
-  const out = generate(cfg, params, prompt, { maxNewTokens: 5 });
-  assert.equal(out.length, 5);
-  const seq = [...prompt];
-  for (let i = 0; i < 5; i++) {
-    const lg = forwardBackward(cfg, params, new Int32Array(seq), null, 1, seq.length, {
-      wantLogits: true,
-    }).logits!;
-    const last = lg.subarray((seq.length - 1) * 260);
-    seq.push(pickToken(last, 0, 1, new Rng(0)));
-  }
-  assert.deepEqual(out, seq.slice(3));
 });
