@@ -2,7 +2,8 @@
 // Layout: param, grad, m, v flat (N); clip (2) = (global grad norm, clip factor) from grad_norm.wgsl.
 // g = grad * clip[1]; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
 // param = param * (1 - lr wd) - lr * (m / bc1) / (sqrt(v / bc2) + eps), bc_i = 1 - b_i^t
-// (PyTorch torch.optim.AdamW order). One invocation per element; grid1d.
+// (PyTorch torch.optim.AdamW order). One invocation per element; grid1d. Tensors above one binding
+// come in chunks (lib/ops/optim.ts): n is the chunk's length, each array bound from its start.
 
 struct Params {
   n: u32,

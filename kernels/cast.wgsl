@@ -4,6 +4,8 @@
 // quantize_fp8 computes code = fp8(x * scale[p.scale_idx]) and, in the same pass, the tensor's
 // amax (max |x| over finite values, as f32 bits via atomicMax) into amax[p.amax_idx] — the
 // statistic delayed scaling records for later steps.
+// Tensors above one binding come in chunks (lib/ops/cast.ts), each bound as its own byte range
+// from a multiple of 1024 elements: n is the chunk's element count and indices start at 0.
 // @include numeric
 
 override FMT: u32 = 0u; // 0 = E4M3, 1 = E5M2

@@ -1,5 +1,6 @@
 // cross_entropy.wgsl — softmax cross-entropy over one chunk of rows, with optional z-loss, f32.
-// Layout: logits (R, V) row-major for rows row0..row0+R, overwritten by dloss/dlogits when GRAD;
+// Layout: logits (R, S) row-major with row stride S >= V for rows row0..row0+R, overwritten by
+// dloss/dlogits when GRAD (columns V..S-1 are padding: ignored, and zeroed when GRAD);
 // targets (N) i32 (< 0 = ignored row: loss 0, gradient 0); loss (N) f32 per row.
 // loss = lse - logit[target] + z * lse^2 with lse = log(sum exp(logits)) (max-subtracted, f32).
 // dlogits = scale * (softmax - onehot(target) + 2 z lse softmax).
@@ -14,7 +15,7 @@ struct Params {
   z: f32,
   scale: f32,
   row0: u32, // first row of the chunk in targets and loss
-  _a: u32,
+  stride: u32, // row stride of logits (>= v)
   _b: u32,
   _c: u32,
 }
@@ -32,7 +33,7 @@ fn main(
 ) {
   let row = wid.x + wid.y * nwg.x;
   let r = min(row, p.rows - 1u);
-  let base = r * p.v;
+  let base = r * p.stride;
   var m = -3.0e38;
   for (var i = li; i < p.v; i += 256u) {
     m = max(m, logits[base + i]);
@@ -65,6 +66,9 @@ fn main(
         gv *= p.scale;
       }
       logits[base + i] = gv;
+    }
+    for (var i = p.v + li; i < p.stride; i += 256u) {
+      logits[base + i] = 0.0;
     }
   }
 }

@@ -1,5 +1,7 @@
 // elementwise.wgsl — f32 vector arithmetic the model glue needs (residual adds, gradient
 // accumulation, scaling). Layout: flat arrays of n elements; one invocation per element; grid1d.
+// Tensors above one binding come in chunks (lib/ops/elementwise.ts): n is the chunk's length and
+// each array is bound from the chunk's first element.
 // add:   out = a + alpha * b
 // axpy:  y = y + alpha * x        (in place; y is binding 2)
 // scale: y = alpha * y            (in place)

@@ -3,6 +3,9 @@
 // finalize: one workgroup sums partials[0..p.n) (all tensors), writes out = (norm, factor) with
 //   factor = min(1, max_norm / (norm + 1e-6)) (PyTorch clip_grad_norm_), or 1 when max_norm <= 0.
 // AdamW reads the factor on the GPU, so clipping needs no readback.
+// A tensor above one binding comes in chunks of whole 256*ITEMS blocks (lib/ops/optim.ts): x is
+// bound from the chunk's first element, p.n is its length and p.off its first partial, so the
+// partial sums, and the norm, are the same bit for bit as unsplit.
 // @include reduce
 
 const ITEMS: u32 = 16u;

@@ -1,7 +1,8 @@
 // swiglu.wgsl — SwiGLU gate, f32. Layout: g, u, h, dh, dg, du flat (N) arrays.
 // forward:  h = silu(g) * u, silu(g) = g * sigmoid(g)
 // backward: dg = dh * u * sig * (1 + g * (1 - sig)); du = dh * silu(g)
-// One invocation per element; grid1d.
+// One invocation per element; grid1d. Tensors above one binding come in chunks (lib/ops/nn.ts):
+// n is the chunk's length, each array bound from the chunk's first element.
 
 struct Params {
   n: u32,

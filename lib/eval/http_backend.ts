@@ -12,7 +12,7 @@ import type {
   LoglikelihoodRequest,
   LoglikelihoodResult,
 } from "./model.ts";
-import { _firstStop } from "./model.ts";
+import { firstStop } from "../model/generate.ts";
 
 /** Options of {@linkcode OpenAICompletionsModel}. */
 export interface HttpModelOptions {
@@ -117,7 +117,7 @@ export class OpenAICompletionsModel implements EvalModel {
         temperature: 0,
         stop: r.until.slice(0, 4),
       });
-      const stop = _firstStop(c.text, r.until);
+      const stop = firstStop(c.text, r.until);
       out.push(stop >= 0 ? c.text.slice(0, stop) : c.text);
     }
     return out;

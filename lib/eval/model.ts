@@ -6,6 +6,8 @@
  * @module
  */
 
+import { firstStop } from "../model/generate.ts";
+
 /** Log-probability of a continuation given a context, and whether greedy decoding yields it. */
 export interface LoglikelihoodResult {
   logprob: number;
@@ -36,8 +38,8 @@ export interface EvalModel {
 }
 
 /**
- * A causal LM over token ids: the contract a Jikji checkpoint (issue 4's Llama) implements to be
- * evaluated. `nextLogProbs(ids)` returns log-probabilities of every next token after `ids`.
+ * A causal LM over token ids, evaluated one request at a time (the character n-gram LM; Jikji
+ * checkpoints have their own batched backend, lib/eval/jikji_backend.ts). `nextLogProbs(ids)` returns log-probabilities of every next token after `ids`.
  */
 export interface TokenLM {
   readonly name: string;
@@ -100,7 +102,7 @@ export class TokenLMModel implements EvalModel {
       seq.push(tok);
       out.push(tok);
       text = this.lm.decode(out);
-      const stop = _firstStop(text, req.until);
+      const stop = firstStop(text, req.until);
       if (stop >= 0) return text.slice(0, stop);
     }
     return text;
@@ -109,15 +111,4 @@ export class TokenLMModel implements EvalModel {
   generate(requests: GenerateRequest[]): Promise<string[]> {
     return Promise.resolve(requests.map((r) => this.generateOne(r)));
   }
-}
-
-/** Position of the earliest stop string in `text`, or -1. */
-export function _firstStop(text: string, until: string[]): number {
-  let best = -1;
-  for (const u of until) {
-    if (!u) continue;
-    const i = text.indexOf(u);
-    if (i >= 0 && (best < 0 || i < best)) best = i;
-  }
-  return best;
 }

@@ -51,6 +51,9 @@ export class GpuRuntime {
   #transient = new Set<GPUBuffer>(); // uniforms from uniform() not yet destroyed
   #usedUniforms = new Set<GPUBuffer>(); // transient uniforms bound since the last flush
   #spentUniforms = new WeakSet<GPUBuffer>(); // transient uniforms already destroyed
+  #owned = new WeakSet<GPUBuffer>(); // live buffers made by buffer(), counted in #allocated
+  #allocated = 0;
+  #peak = 0;
   /** Dispatches recorded since the runtime was created. */
   dispatchCount = 0;
 
@@ -67,6 +70,36 @@ export class GpuRuntime {
   /** The largest storage binding, in bytes. */
   get maxBinding(): number {
     return this.device.limits.maxStorageBufferBindingSize;
+  }
+
+  /**
+   * The largest binding an op may use: the device's, or `override` when smaller (tests pass a small
+   * `bindingLimit` to force the split path on small tensors).
+   */
+  bindingLimit(override?: number): number {
+    return Math.min(override ?? this.maxBinding, this.maxBinding);
+  }
+
+  /**
+   * Bytes of the live storage buffers made by {@linkcode buffer} and {@linkcode upload} (their
+   * allocated sizes); released buffers stay counted while they wait in the pool, until
+   * {@linkcode trimPool} frees them.
+   */
+  get allocatedBytes(): number {
+    return this.#allocated;
+  }
+
+  /**
+   * The high-water mark of {@linkcode allocatedBytes} since the runtime was made or since
+   * {@linkcode resetPeak}.
+   */
+  get peakBytes(): number {
+    return this.#peak;
+  }
+
+  /** Restarts {@linkcode peakBytes} from the bytes allocated now. */
+  resetPeak(): void {
+    this.#peak = this.#allocated;
   }
 
   /**
@@ -117,23 +150,31 @@ export class GpuRuntime {
   }
 
   /**
-   * A storage buffer of at least `bytes` bytes (rounded up to a power-of-two bucket from 256 B and
-   * reused from the pool when one is free). Contents are undefined; give it back with
+   * A storage buffer of at least `bytes` bytes, reused from the pool when one is free: rounded up
+   * to a power-of-two bucket from 256 B, or only to a multiple of 4 bytes where the bucket would
+   * pass one binding (so a tensor that fits one binding can always be bound whole, and a larger
+   * one wastes no memory) or the device's maxBufferSize. Contents are undefined; give it back with
    * {@linkcode release}.
    */
   buffer(bytes: number, label = "jikji"): GPUBuffer {
     if (!Number.isFinite(bytes) || bytes < 0) {
       throw new GpuUsageError(`buffer size ${bytes} is not valid`);
     }
-    const size = _bucket(Math.max(4, bytes));
-    if (size > this.device.limits.maxBufferSize) {
+    const max = this.device.limits.maxBufferSize;
+    let size = _bucket(Math.max(4, bytes));
+    if (size > Math.min(max, this.maxBinding)) size = Math.ceil(bytes / 4) * 4;
+    if (size > max) {
       throw new GpuUsageError(
-        `buffer of ${bytes} bytes exceeds the device's maxBufferSize ${this.device.limits.maxBufferSize}`,
+        `buffer of ${bytes} bytes exceeds the device's maxBufferSize ${max}; split the tensor`,
       );
     }
     const free = this.#pool.get(size);
     if (free && free.length > 0) return free.pop()!;
-    return this.device.createBuffer({ size, usage: STORAGE, label });
+    const buf = this.device.createBuffer({ size, usage: STORAGE, label });
+    this.#owned.add(buf);
+    this.#allocated += size;
+    this.#peak = Math.max(this.#peak, this.#allocated);
+    return buf;
   }
 
   /** Returns a buffer from {@linkcode buffer} or {@linkcode upload} to the pool. */
@@ -145,7 +186,12 @@ export class GpuRuntime {
 
   /** Frees every pooled buffer. */
   trimPool(): void {
-    for (const list of this.#pool.values()) for (const b of list) b.destroy();
+    for (const list of this.#pool.values()) {
+      for (const b of list) {
+        if (this.#owned.delete(b)) this.#allocated -= b.size;
+        b.destroy();
+      }
+    }
     this.#pool.clear();
   }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { getRuntime, GpuUsageError } from "./runtime.ts";
 import { gpuTest } from "./testing.ts";
+import { zeros } from "./tensor.ts";
 
 const SAXPY = `
 override WG: u32 = 64u;
@@ -93,3 +94,57 @@ Deno.test("GpuRuntime.uniform() buffers are destroyed after the flush that submi
   rt.release(bx);
   rt.release(by);
 });
+
+gpuTest(
+  "GpuRuntime.allocatedBytes counts live and pooled buffers until trimPool(); peakBytes its high-water mark",
+  async () => {
+    const rt = await getRuntime();
+    rt.trimPool();
+    const base = rt.allocatedBytes;
+    rt.resetPeak();
+    assert.equal(rt.peakBytes, base);
+    const a = rt.buffer(1000); // bucket 1024
+    const b = rt.upload(new Float32Array(3000)); // 12000 bytes: bucket 16384
+    assert.equal(rt.allocatedBytes, base + 1024 + 16384);
+    rt.release(a);
+    assert.equal(rt.allocatedBytes, base + 1024 + 16384, "a pooled buffer stays counted");
+    assert.equal(rt.buffer(900), a, "reused, not counted again");
+    assert.equal(rt.allocatedBytes, base + 1024 + 16384);
+    rt.release(a);
+    rt.release(b);
+    rt.trimPool();
+    assert.equal(rt.allocatedBytes, base);
+    assert.equal(rt.peakBytes, base + 1024 + 16384);
+    rt.resetPeak();
+    assert.equal(rt.peakBytes, base);
+    rt.uniform(new Float32Array(4), { keep: true }).destroy(); // uniforms are not storage: uncounted
+    assert.equal(rt.allocatedBytes, base);
+  },
+);
+
+gpuTest(
+  "GpuRuntime.buffer() sizes buffers above one binding exactly and refuses them above maxBufferSize",
+  async () => {
+    const rt = await getRuntime();
+    const max = rt.device.limits.maxBufferSize;
+    const oneLine = (re: RegExp) => (e: unknown) =>
+      e instanceof GpuUsageError && re.test(e.message) && !e.message.includes("\n");
+    assert.throws(() => rt.buffer(max + 1), oneLine(/exceeds the device's maxBufferSize/));
+    const rows = Math.floor(max / (4 * 768)) + 1;
+    assert.throws(() => zeros(rt, [rows, 768]), oneLine(new RegExp(`f32\\[${rows},768\\] needs`)));
+    // above one binding a buffer has its own size (4-byte words), not a power-of-two bucket
+    const bytes = rt.maxBinding + 6;
+    if (max >= bytes + 2) {
+      const big = rt.buffer(bytes);
+      assert.equal(big.size, bytes + 2);
+      rt.release(big);
+      assert.equal(rt.buffer(bytes), big, "reused for the same size");
+      rt.release(big);
+      rt.trimPool();
+    }
+    const pow2 = 2 ** Math.floor(Math.log2(rt.maxBinding));
+    const below = rt.buffer(pow2 - 4);
+    assert.equal(below.size, pow2, "one binding or less: the bucket");
+    rt.release(below);
+  },
+);

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { type GpuRuntime, GpuUsageError } from "./runtime.ts";
+import { type Binding, type GpuRuntime, GpuUsageError } from "./runtime.ts";
 import { encodeBf16, f32Bits } from "../ops/ref/cast.ts";
 
 /** Element types. */
@@ -64,13 +64,23 @@ export class Tensor {
   }
 }
 
-/** An uninitialised tensor from the runtime's pool. */
+/**
+ * An uninitialised tensor from the runtime's pool; a one-line `GpuUsageError` when it would pass
+ * the device's maxBufferSize.
+ */
 export function empty(rt: GpuRuntime, shape: readonly number[], dtype: DType = "f32"): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
-  return new Tensor(rt.buffer(byteSize(dtype, n)), shape, dtype);
+  const bytes = byteSize(dtype, n);
+  const max = rt.device.limits.maxBufferSize;
+  if (bytes > max) {
+    throw new GpuUsageError(
+      `${dtype}[${shape.join(",")}] needs ${bytes} bytes, above the device's maxBufferSize ${max}`,
+    );
+  }
+  return new Tensor(rt.buffer(bytes), shape, dtype);
 }
 
-/** A tensor of zeros. */
+/** A tensor of zeros (a buffer above maxBufferSize is refused by {@linkcode empty} first). */
 export function zeros(rt: GpuRuntime, shape: readonly number[], dtype: DType = "f32"): Tensor {
   const t = empty(rt, shape, dtype);
   rt.write(t.buffer, new Uint8Array(t.bytes));
@@ -155,6 +165,65 @@ export async function toF32(rt: GpuRuntime, t: Tensor): Promise<Float32Array> {
   const a = await toArray(rt, t);
   if (!(a instanceof Float32Array)) throw new GpuUsageError(`${t} is not a float tensor`);
   return a;
+}
+
+/** Options of ops that split tensors larger than one storage binding. */
+export interface BindingOptions {
+  /** Largest binding in bytes (default: the device's); smaller values force splitting (tests). */
+  bindingLimit?: number;
+}
+
+/**
+ * The unit, in elements, of the chunks an op splits a flat tensor into: chunk starts at multiples
+ * of 1024 elements put every view at a multiple of 1024 bytes (FP8), 2048 (f16, bf16) or 4096
+ * (32-bit types), which meets any device's minStorageBufferOffsetAlignment (at most 256).
+ */
+export const CHUNK_ELEMENTS = 1024;
+
+/**
+ * Ranges `[start, count]` covering elements 0…n-1 such that a view of each range fits `limit`
+ * bytes at `bytesPerElement` (the widest operand's): one range when all n fit, else ranges of the
+ * largest multiple of `quantum` elements that fits (a quantum of 64 rows also keeps row-block
+ * views aligned, since 64 · 4 bytes = 256). None when n is 0.
+ *
+ * @example
+ * ```ts
+ * import { elementRanges } from "./tensor.ts";
+ * console.log(elementRanges(5000, 4, 8192)); // [[0, 2048], [2048, 2048], [4096, 904]]
+ * ```
+ */
+export function elementRanges(
+  n: number,
+  bytesPerElement: number,
+  limit: number,
+  quantum = CHUNK_ELEMENTS,
+): [number, number][] {
+  if (n === 0) return [];
+  if (n * bytesPerElement <= limit) return [[0, n]];
+  const step = Math.floor(limit / bytesPerElement / quantum) * quantum;
+  if (step < quantum) {
+    throw new GpuUsageError(
+      `a chunk of ${quantum} × ${bytesPerElement} bytes does not fit a binding of ${limit} bytes`,
+    );
+  }
+  const out: [number, number][] = [];
+  for (let s = 0; s < n; s += step) out.push([s, Math.min(step, n - s)]);
+  return out;
+}
+
+/**
+ * Elements [start, start + count) of `t` as a binding of just those bytes (whole words). `start`
+ * must be a multiple of the elements per word, and its byte offset a multiple of the device's
+ * minStorageBufferOffsetAlignment (chunks from {@linkcode elementRanges} are).
+ */
+export function elementView(t: Tensor, start = 0, count = t.size - start): Binding {
+  const per = PER_WORD[t.dtype];
+  if (start % per !== 0 || start < 0 || count < 0 || start + count > t.size) {
+    throw new GpuUsageError(
+      `view [${start}, ${start + count}) of ${t} is not word aligned or in range`,
+    );
+  }
+  return { buffer: t.buffer, offset: (start / per) * 4, size: byteSize(t.dtype, count) };
 }
 
 /** Returns a tensor's buffer to the pool. */

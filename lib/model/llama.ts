@@ -554,7 +554,7 @@ export class Llama<T> {
       dh = r.dh!;
     } else dh = ops.zeros([N, cfg.hidden_size]);
     if (spec.value) await this.#valueBackward(p, spec.value, k, dh, G("score.weight"));
-    let dx = await ops.rmsnormBackward(
+    const dx = await ops.rmsnormBackward(
       dh,
       p.xLast!,
       this.#w("model.norm.weight"),

@@ -120,3 +120,104 @@ gpuTest("toBf16() and fromBf16() are bit-exact with the reference", async () => 
   const f = await toF32(rt, h);
   assert.equal(f[0], 0);
 });
+
+gpuTest(
+  "quantizeFp8(), dequantizeFp8(), toBf16() and fromBf16() split over bindings match unsplit bit for bit",
+  async () => {
+    const rt = await getRuntime();
+    const bits = castInputs(); // ragged: not a multiple of 1024 or of 4
+    const x = tensorFromBits(rt, bits);
+    const sc = scalars(rt, [37.5, 1 / 37.5]);
+    const amax = rt.upload(new Uint32Array([0, 0]));
+    const split = { bindingLimit: 4096 }; // f32 chunks of 1024 elements
+    assert.ok(bits.length * 4 > 4 * split.bindingLimit, "several chunks");
+    const read = (t: Tensor) => rt.readU32(t.buffer, t.bytes / 4);
+    for (const format of ["e4m3", "e5m2"] as const) {
+      const q1 = quantizeFp8(rt, x, format, { buffer: sc, index: 0 }, { buffer: amax, index: 0 });
+      const q2 = quantizeFp8(
+        rt,
+        x,
+        format,
+        { buffer: sc, index: 0 },
+        { buffer: amax, index: 1 },
+        undefined,
+        split,
+      );
+      const s = Math.fround(37.5);
+      const want = packFp8(
+        Array.from(bits, (b) => f32BitsToFp8(f32Bits(Math.fround(bitsF32(b) * s)), format)),
+      );
+      assert.equal(firstMismatch(await read(q2), want), "", `quantizeFp8 ${format}`);
+      assert.equal(firstMismatch(await read(q2), await read(q1)), "");
+      const [a1, a2] = await rt.readU32(amax, 2);
+      assert.equal(a2, a1, "one amax across chunks");
+      const d1 = dequantizeFp8(rt, q1, { buffer: sc, index: 1 });
+      const d2 = dequantizeFp8(rt, q1, { buffer: sc, index: 1 }, split);
+      assert.equal(firstMismatch(await read(d2), await read(d1)), "", `dequantizeFp8 ${format}`);
+    }
+    const h1 = toBf16(rt, x), d0 = rt.dispatchCount, h2 = toBf16(rt, x, undefined, split);
+    assert.equal(rt.dispatchCount - d0, Math.ceil(bits.length / 1024), "one dispatch per chunk");
+    const want = packBf16(Array.from(bits, (b) => f32BitsToBf16(b)));
+    assert.equal(firstMismatch(await read(h2), want), "", "toBf16");
+    assert.equal(firstMismatch(await read(h2), await read(h1)), "");
+    const w1 = fromBf16(rt, h1), w2 = fromBf16(rt, h1, undefined, split);
+    assert.equal(firstMismatch(await read(w2), await read(w1)), "", "fromBf16");
+    assert.throws(() => toBf16(rt, x, undefined, { bindingLimit: 1000 }), /does not fit a binding/);
+  },
+);
+
+gpuTest(
+  "toBf16() and quantizeFp8() convert an f32 tensor above the device's binding limit",
+  async () => {
+    const rt = await getRuntime();
+    // a (rows, 768) embedding just above 128 MiB: two chunks on llvmpipe (bindingLimit is the
+    // device's there; it forces 128 MiB on GPUs that bind more)
+    const limit = 128 << 20, c = 768;
+    const rows = Math.floor(limit / (4 * c)) + 64;
+    const n = rows * c;
+    const xs = new Float32Array(n);
+    for (let i = 0; i < n; i++) xs[i] = ((i * 2654435761) >>> 0) / 2 ** 32 - 0.5;
+    const x = fromArray(rt, xs, [rows, c]);
+    assert.ok(x.bytes > limit);
+    const h = toBf16(rt, x, undefined, { bindingLimit: limit });
+    const one = scalars(rt, [1]);
+    const amax = rt.upload(new Uint32Array([0]));
+    const q = quantizeFp8(
+      rt,
+      x,
+      "e4m3",
+      { buffer: one, index: 0 },
+      { buffer: amax, index: 0 },
+      undefined,
+      {
+        bindingLimit: limit,
+      },
+    );
+    const hw = await rt.readU32(h.buffer, n / 2), qw = await rt.readU32(q.buffer, n / 4);
+    // every 97th element, and all around the chunk boundary and at the end
+    const boundary = limit / 4;
+    const check = (i: number) => {
+      const b = f32Bits(xs[i]);
+      const gotH = (hw[i >> 1] >>> ((i & 1) * 16)) & 0xffff;
+      if (gotH !== f32BitsToBf16(b)) {
+        throw new Error(
+          `bf16 at ${i}: gpu ${gotH} ref ${f32BitsToBf16(b)}`,
+        );
+      }
+      const gotQ = (qw[i >> 2] >>> ((i & 3) * 8)) & 0xff;
+      if (gotQ !== f32BitsToFp8(b, "e4m3")) {
+        throw new Error(`e4m3 at ${i}: gpu ${gotQ} ref ${f32BitsToFp8(b, "e4m3")}`);
+      }
+    };
+    for (let i = 0; i < n; i += 97) check(i);
+    for (let i = boundary - 4096; i < boundary + 4096; i++) check(i);
+    for (let i = n - 4096; i < n; i++) check(i);
+    let refMax = 0;
+    for (let i = 0; i < n; i++) refMax = Math.max(refMax, Math.abs(xs[i]));
+    assert.equal(bitsF32((await rt.readU32(amax, 1))[0]), refMax);
+    rt.release(x.buffer);
+    rt.release(h.buffer);
+    rt.release(q.buffer);
+    rt.trimPool(); // give the ~300 MB back
+  },
+);

@@ -1,12 +1,20 @@
 /**
  * f32 elementwise glue on the GPU (kernels/elementwise.wgsl): residual adds, gradient
  * accumulation, scaling, zeroing, and free reshapes. References are one-liners, written in the test.
+ * Tensors larger than one storage binding are processed in chunks, each bound as its own range.
  *
  * @module
  */
 
 import { type GpuRuntime, GpuUsageError, grid1d } from "../gpu/runtime.ts";
-import { empty, expectTensor, Tensor } from "../gpu/tensor.ts";
+import {
+  type BindingOptions,
+  elementRanges,
+  elementView,
+  empty,
+  expectTensor,
+  Tensor,
+} from "../gpu/tensor.ts";
 
 function _p(n: number, alpha: number): Uint32Array {
   const u = new Uint32Array([n, 0, 0, 0]);
@@ -14,41 +22,60 @@ function _p(n: number, alpha: number): Uint32Array {
   return u;
 }
 
+/**
+ * Dispatches `entry` of kernels/elementwise.wgsl over chunks of `n` elements that fit one binding,
+ * binding each chunk of the tensors given as (a, b, y).
+ */
+function _run(
+  rt: GpuRuntime,
+  entry: "add" | "axpy" | "scale",
+  ts: [Tensor | undefined, Tensor | undefined, Tensor],
+  alpha: number,
+  opts: BindingOptions,
+): void {
+  const n = ts[2].size;
+  const pipe = rt.kernel("elementwise", entry);
+  for (const [s, c] of elementRanges(n, 4, rt.bindingLimit(opts.bindingLimit))) {
+    const binds = ts.map((t) => t && elementView(t, s, c));
+    rt.dispatch(pipe, [...binds, rt.uniform(_p(c, alpha))], grid1d(c, 256));
+  }
+}
+
 /** out = a + alpha·b (same shapes; a new tensor). */
-export function add(rt: GpuRuntime, a: Tensor, b: Tensor, alpha = 1): Tensor {
+export function add(
+  rt: GpuRuntime,
+  a: Tensor,
+  b: Tensor,
+  alpha = 1,
+  opts: BindingOptions = {},
+): Tensor {
   expectTensor("add a", a, "f32");
   expectTensor("add b", b, "f32", a.shape);
   const out = empty(rt, a.shape);
-  rt.dispatch(
-    rt.kernel("elementwise", "add"),
-    [a.buffer, b.buffer, out.buffer, rt.uniform(_p(a.size, alpha))],
-    grid1d(a.size, 256),
-  );
+  _run(rt, "add", [a, b, out], alpha, opts);
   return out;
 }
 
 /** y += alpha·x in place (gradient accumulation, residual streams). */
-export function addInto(rt: GpuRuntime, y: Tensor, x: Tensor, alpha = 1): void {
+export function addInto(
+  rt: GpuRuntime,
+  y: Tensor,
+  x: Tensor,
+  alpha = 1,
+  opts: BindingOptions = {},
+): void {
   expectTensor("addInto y", y, "f32");
   expectTensor("addInto x", x, "f32", y.shape);
   if (x.buffer === y.buffer) {
     throw new GpuUsageError("addInto: x and y are the same buffer; use scale");
   }
-  rt.dispatch(
-    rt.kernel("elementwise", "axpy"),
-    [x.buffer, undefined, y.buffer, rt.uniform(_p(y.size, alpha))],
-    grid1d(y.size, 256),
-  );
+  _run(rt, "axpy", [x, undefined, y], alpha, opts);
 }
 
 /** y *= alpha in place. */
-export function scale(rt: GpuRuntime, y: Tensor, alpha: number): void {
+export function scale(rt: GpuRuntime, y: Tensor, alpha: number, opts: BindingOptions = {}): void {
   expectTensor("scale y", y, "f32");
-  rt.dispatch(
-    rt.kernel("elementwise", "scale"),
-    [undefined, undefined, y.buffer, rt.uniform(_p(y.size, alpha))],
-    grid1d(y.size, 256),
-  );
+  _run(rt, "scale", [undefined, undefined, y], alpha, opts);
 }
 
 /** Sets every element of `t` to zero on the GPU (recorded, no upload). */

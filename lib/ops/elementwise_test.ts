@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { gpuTest } from "../gpu/testing.ts";
 import { getRuntime } from "../gpu/runtime.ts";
-import { fromArray, toF32 } from "../gpu/tensor.ts";
+import { free, fromArray, toF32 } from "../gpu/tensor.ts";
 import { add, addInto, reshape, scale, zero } from "./elementwise.ts";
 import { randn } from "./testing.ts";
 
@@ -27,4 +27,29 @@ gpuTest("add(), addInto(), scale() and zero() match plain f32 arithmetic", async
   assert.deepEqual(reshape(ta, [10, 100]).shape, [10, 100]);
   assert.throws(() => reshape(ta, [3, 3]), /elements/);
   assert.throws(() => addInto(rt, ta, ta), /same buffer/);
+});
+
+gpuTest("add(), addInto() and scale() split over bindings match unsplit bit for bit", async () => {
+  const rt = await getRuntime();
+  const n = 5000; // chunks of 1024 elements and a ragged tail
+  const split = { bindingLimit: 4096 };
+  const a = randn(n, 3), b = randn(n, 4);
+  const ta = fromArray(rt, a, [50, 100]), tb = fromArray(rt, b, [50, 100]);
+  const s1 = await toF32(rt, add(rt, ta, tb, 0.5));
+  const d0 = rt.dispatchCount;
+  const s2 = await toF32(rt, add(rt, ta, tb, 0.5, split));
+  assert.equal(rt.dispatchCount - d0, 5, "five chunks");
+  assert.deepEqual(s2, s1, "add");
+  const y1 = fromArray(rt, a, [n]), y2 = fromArray(rt, a, [n]), x = fromArray(rt, b, [n]);
+  addInto(rt, y1, x, -2);
+  addInto(rt, y2, x, -2, split);
+  assert.deepEqual(await toF32(rt, y2), await toF32(rt, y1), "addInto");
+  scale(rt, y1, 3);
+  scale(rt, y2, 3, split);
+  const got = await toF32(rt, y2);
+  assert.deepEqual(got, await toF32(rt, y1), "scale");
+  const f = Math.fround;
+  const near = (u: number, w: number) => Math.abs(u - w) <= 2 ** -22 * Math.max(Math.abs(w), 1e-30);
+  a.forEach((v, i) => assert.ok(near(got[i], f(3 * f(v + f(-2 * b[i])))), `ref ${i}`));
+  free(rt, ta, tb, y1, y2, x);
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { gpuTest } from "../gpu/testing.ts";
 import { getRuntime } from "../gpu/runtime.ts";
-import { free, fromArray, toF32, zeros } from "../gpu/tensor.ts";
+import { free, fromArray, type Tensor, toF32, zeros } from "../gpu/tensor.ts";
 import {
   embedding,
   embeddingBackward,
@@ -137,4 +137,85 @@ gpuTest("embedding() gathers rows and embeddingBackward() scatter-adds them by i
   const bwant = embeddingBackwardRef(bdo, bigIds, bv, bc);
   assertClose("blocked dtable", await toF32(rt, bdt), bwant, { atol: 1e-6, rtol: 1e-6 });
   free(rt, t, out, dt);
+});
+
+gpuTest(
+  "rmsnorm(), rope() and swiglu() split over bindings match unsplit and the reference",
+  async () => {
+    const rt = await getRuntime();
+    const same = async (what: string, a: Tensor, b: Tensor) =>
+      assert.deepEqual(await toF32(rt, b), await toF32(rt, a), `${what} split vs unsplit`);
+    // RMSNorm: 200 rows of 20 in blocks of 64 rows (5120 bytes)
+    const [n, c, eps] = [200, 20, 1e-5];
+    const rows = { bindingLimit: 64 * c * 4 };
+    const x = randn(n * c, 30, -2, 2), w = randn(c, 31), dy = randn(n * c, 32);
+    const tx = fromArray(rt, x, [n, c]),
+      tw = fromArray(rt, w, [c]),
+      tdy = fromArray(rt, dy, [n, c]);
+    const f1 = rmsnorm(rt, tx, tw, eps), f2 = rmsnorm(rt, tx, tw, eps, rows);
+    await same("rmsnorm y", f1.y, f2.y);
+    await same("rmsnorm rstd", f1.rstd, f2.rstd);
+    assertClose("rmsnorm y", await toF32(rt, f2.y), rmsnormRef(x, w, n, c, eps).y, {
+      atol: 1e-6,
+      rtol: 1e-5,
+    });
+    const b1 = rmsnormBackward(rt, tdy, tx, tw, f1.rstd);
+    const d0 = rt.dispatchCount;
+    const b2 = rmsnormBackward(rt, tdy, tx, tw, f2.rstd, undefined, rows);
+    assert.equal(rt.dispatchCount - d0, 2 * 4, "four row blocks");
+    await same("rmsnorm dx", b1.dx, b2.dx);
+    const g = rmsnormBackwardRef(dy, x, w, n, c, eps);
+    assertClose("rmsnorm dx", await toF32(rt, b2.dx), g.dx, { atol: 1e-5, rtol: 1e-4 });
+    // dw sums 200 rows in blocks: the same terms, other rounding
+    assertClose("rmsnorm dw split", await toF32(rt, b2.dw), await toF32(rt, b1.dw), { rtol: 1e-5 });
+    assertClose("rmsnorm dw", await toF32(rt, b2.dw), g.dw, { atol: 1e-5, rtol: 1e-4 });
+    // RoPE: 150 tokens of (2, 8) in blocks of 64 tokens
+    const [nt, h, d, maxPos] = [150, 2, 8, 160];
+    const xr = randn(nt * h * d, 33), pos = Array.from({ length: nt }, (_, i) => (i * 7) % maxPos);
+    const tbl = makeRopeTable(rt, maxPos, d, 500000);
+    const table = ropeTable(maxPos, ropeInvFreq(d, 500000));
+    const txr = fromArray(rt, xr, [nt, h, d]), tp = fromArray(rt, pos, [nt], "u32");
+    const tok = { bindingLimit: 64 * h * d * 4 };
+    for (const inverse of [false, true]) {
+      const r1 = rope(rt, txr, tp, tbl, inverse), r2 = rope(rt, txr, tp, tbl, inverse, tok);
+      await same(`rope ${inverse}`, r1, r2);
+      const want = ropeRef(xr, pos, h, d, table, inverse ? -1 : 1);
+      assertClose(`rope ${inverse}`, await toF32(rt, r2), want, { atol: 1e-6 });
+    }
+    // SwiGLU (N, F): 5000 elements in chunks of 1024
+    const m = 5000;
+    const el = { bindingLimit: 4096 };
+    const gg = randn(m, 34, -6, 6), uu = randn(m, 35), dh = randn(m, 36);
+    const tg = fromArray(rt, gg, [50, 100]), tu = fromArray(rt, uu, [50, 100]);
+    const tdh = fromArray(rt, dh, [50, 100]);
+    const s1 = swiglu(rt, tg, tu), s2 = swiglu(rt, tg, tu, el);
+    await same("swiglu", s1, s2);
+    assertClose("swiglu", await toF32(rt, s2), swigluRef(gg, uu), { atol: 1e-6, rtol: 1e-5 });
+    const sb1 = swigluBackward(rt, tdh, tg, tu), sb2 = swigluBackward(rt, tdh, tg, tu, el);
+    await same("swiglu dg", sb1.dg, sb2.dg);
+    await same("swiglu du", sb1.du, sb2.du);
+    const ref = swigluBackwardRef(dh, gg, uu);
+    assertClose("swiglu dg", await toF32(rt, sb2.dg), ref.dg, { atol: 1e-6, rtol: 1e-5 });
+    assertClose("swiglu du", await toF32(rt, sb2.du), ref.du, { atol: 1e-6, rtol: 1e-5 });
+    free(rt, tx, tw, tdy, txr, tp, tg, tu, tdh, s1, s2, f1.y, f2.y, b1.dx, b2.dx);
+  },
+);
+
+gpuTest("embedding() and embeddingBackward() split tokens and table rows bit for bit", async () => {
+  const rt = await getRuntime();
+  const [v, c, n] = [200, 4, 150]; // blocks of 64 rows (1024 bytes): 3 token blocks, 4 table blocks
+  const table = randn(v * c, 37), dout = randn(n * c, 38);
+  const ids = Array.from({ length: n }, (_, i) => (i * 37 + (i % 3) * 64) % v);
+  const t = fromArray(rt, table, [v, c]);
+  const split = { bindingLimit: 1024 };
+  const out = embedding(rt, t, fromArray(rt, ids, [n], "u32"), split);
+  assert.deepEqual(await toF32(rt, out), Float32Array.from(embeddingRef(table, ids, c)));
+  const td = fromArray(rt, dout, [n, c]);
+  const [d1, d2] = [zeros(rt, [v, c]), zeros(rt, [v, c])];
+  embeddingBackward(rt, td, ids, d1);
+  embeddingBackward(rt, td, ids, d2, split);
+  const got = await toF32(rt, d2);
+  assert.deepEqual(got, await toF32(rt, d1), "the same additions in the same order");
+  assertClose("dtable", got, embeddingBackwardRef(dout, ids, v, c), { atol: 1e-6, rtol: 1e-6 });
+  free(rt, t, out, td, d1, d2);
 });

@@ -37,3 +37,49 @@ gpuTest("clipByGlobalNorm() and adamw() match the reference over three steps", a
   }
   assert.throws(() => adamw(rt, tp[0], tp[1], tm[0], tv[0], cfg, 1), /expected shape/);
 });
+
+gpuTest(
+  "clipByGlobalNorm() and adamw() split over bindings match unsplit bit for bit",
+  async () => {
+    const rt = await getRuntime();
+    const sizes = [5000, 37, 4 * 4096 * 3 + 5]; // one, none and several partial blocks per chunk
+    const cfg = { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
+    const gs = sizes.map((n, i) => randn(n, 40 + i, -0.1, 0.1));
+    const tg = gs.map((g, i) => fromArray(rt, g, [sizes[i]]));
+    // chunks of one 4096-element block: the smallest limit the norm can split at
+    const c1 = clipByGlobalNorm(rt, tg, 0.5);
+    const d0 = rt.dispatchCount;
+    const c2 = clipByGlobalNorm(rt, tg, 0.5, undefined, { bindingLimit: 4 * 4096 });
+    assert.equal(rt.dispatchCount - d0, 2 + 1 + 13 + 1, "a dispatch per chunk, then finalize");
+    const [n1, n2] = [await rt.readF32(c1, 2), await rt.readF32(c2, 2)];
+    assert.deepEqual(n2, n1, "one norm across chunks");
+    assertClose("norm, factor", n2, clipFactorRef(gs, 0.5), { rtol: 1e-5 });
+    assert.throws(
+      () => clipByGlobalNorm(rt, tg, 0.5, undefined, { bindingLimit: 8192 }),
+      /does not fit a binding/,
+    );
+    const state = () =>
+      sizes.map((n, i) => [randn(n, i + 1), new Float32Array(n), new Float32Array(n)]);
+    const [a, b] = [state(), state()].map((st) =>
+      st.map((ts, i) => ts.map((t) => fromArray(rt, t, [sizes[i]])))
+    );
+    for (let step = 1; step <= 2; step++) {
+      for (let i = 0; i < sizes.length; i++) {
+        adamw(rt, a[i][0], tg[i], a[i][1], a[i][2], cfg, step, c1);
+        adamw(rt, b[i][0], tg[i], b[i][1], b[i][2], cfg, step, c2, { bindingLimit: 4096 });
+      }
+    }
+    const factor = clipFactorRef(gs, 0.5)[1];
+    for (let i = 0; i < sizes.length; i++) {
+      for (let j = 0; j < 3; j++) {
+        assert.deepEqual(await toF32(rt, b[i][j]), await toF32(rt, a[i][j]), `tensor ${i}.${j}`);
+      }
+      const p = Float64Array.from(randn(sizes[i], i + 1));
+      const m = new Float64Array(sizes[i]), v = new Float64Array(sizes[i]);
+      for (let step = 1; step <= 2; step++) adamwRef(p, gs[i], m, v, cfg, step, factor);
+      assertClose(`param ${i}`, await toF32(rt, b[i][0]), p, { atol: 1e-6, rtol: 1e-5 });
+    }
+    rt.release(c1);
+    rt.release(c2);
+  },
+);

@@ -1,6 +1,6 @@
 /**
  * Training: token shards, tokenizers, the mixed data loader, optimizer and schedule, engines,
- * checkpoints, vocabulary extension, generation and the training loop.
+ * checkpoints, vocabulary extension and the training loop (generation: lib/model/generate.ts).
  *
  * @module
  */
@@ -13,6 +13,5 @@ export * from "./optim.ts";
 export * from "./engine.ts";
 export * from "./checkpoint.ts";
 export * from "./extend.ts";
-export * from "./generate.ts";
 export * from "./options.ts";
 export * from "./trainer.ts";

@@ -81,7 +81,13 @@ export class Fp8ScalingRef {
     this.slots.forEach((_, i) => {
       const h = this.history.subarray(i * H, (i + 1) * H);
       const old: [number, number] = [this.state[i * 3], this.state[i * 3 + 1]];
-      const [s, si] = delayedScalingRef(h, this.amaxNow[i], this.state[i * 3 + 2], this.margin, old);
+      const [s, si] = delayedScalingRef(
+        h,
+        this.amaxNow[i],
+        this.state[i * 3 + 2],
+        this.margin,
+        old,
+      );
       this.state[i * 3] = s;
       this.state[i * 3 + 1] = si;
       this.amaxNow[i] = 0;
