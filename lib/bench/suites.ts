@@ -12,6 +12,7 @@ import { attentionBench } from "./attention_bench.ts";
 import { qualityBench } from "../quality/quality_bench.ts";
 import { filterBench } from "./filter_bench.ts";
 import { train124mBench, trainBench } from "./train_bench.ts";
+import { evalBench } from "./eval_bench.ts";
 import { tokenizerBench } from "../tokenizer/tokenizer_bench.ts";
 
 /** The suites `deno task bench` knows. */
@@ -24,5 +25,6 @@ export const BENCH_SUITES: BenchSuite[] = [
   filterBench,
   trainBench,
   train124mBench,
+  evalBench,
   tokenizerBench,
 ];
