@@ -1,7 +1,7 @@
 // rope.wgsl — rotary position embedding (Hugging Face Llama "rotate_half" convention), f32.
 // Layout: x, out (N tokens, H heads, D) row-major; pos (N) u32 position of each token (positions
 // restart per packed document when the caller says so); table (P, D/2, 2) = (cos, sin) of
-// pos * inv_freq[i], made on the CPU in f64 (lib/ops/ref/rope.ts applies Llama 3.1 scaling), since
+// pos * inv_freq[i], made on the CPU in f64 (lib/ops/ref/nn.ts applies Llama 3.1 scaling), since
 // WGSL's sin/cos are only accurate near [-pi, pi].
 // For i < D/2: out[i] = x[i]*cos - x[i+D/2]*sin; out[i+D/2] = x[i+D/2]*cos + x[i]*sin.
 // DIR = -1 applies the inverse rotation: the backward (dx from dy). One invocation per pair.

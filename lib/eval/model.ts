@@ -39,7 +39,8 @@ export interface EvalModel {
 
 /**
  * A causal LM over token ids, evaluated one request at a time (the character n-gram LM; Jikji
- * checkpoints have their own batched backend, lib/eval/jikji_backend.ts). `nextLogProbs(ids)` returns log-probabilities of every next token after `ids`.
+ * checkpoints have their own batched backend, lib/eval/jikji_backend.ts). `nextLogProbs(ids)`
+ * returns log-probabilities of every next token after `ids`.
  */
 export interface TokenLM {
   readonly name: string;

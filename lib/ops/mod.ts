@@ -17,6 +17,8 @@
  * | embedding (V, C) | `embedding` | `embeddingBackward` |
  * | attention, causal GQA, BF16 | `attention` | `attentionBackward` |
  * | LM head + cross-entropy (+ z-loss), chunked | `crossEntropy` (loss and grads) | — |
+ * | general LM head: weighted NLL, soft targets, stats, chunked | `lmHead` (loss, stats, grads) | — |
+ * | attention of one query per row over a KV cache | `attentionDecode` | — |
  * | clipping, AdamW | `clipByGlobalNorm`, `adamw` | — |
  * | residual add, accumulate, scale, zero, reshape | `add`, `addInto`, `scale`, `zero`, `reshape` | — |
  * | casts | `quantizeFp8`, `dequantizeFp8`, `toBf16`, `fromBf16`, `transpose` | — |
@@ -52,5 +54,7 @@ export {
 export { LLAMA31_ROPE_SCALING, type RopeScaling } from "./ref/nn.ts";
 export { attention, attentionBackward, type AttentionOptions } from "./attention.ts";
 export { crossEntropy, type CrossEntropyOptions } from "./loss.ts";
+export { lmHead, type LmHeadSpec } from "./lm_head.ts";
+export { attentionDecode } from "./attention_decode.ts";
 export { adamw, type AdamWConfig, clipByGlobalNorm } from "./optim.ts";
 export { add, addInto, reshape, scale, zero } from "./elementwise.ts";

@@ -12,10 +12,8 @@
  * - Llama 3.1's `ignore_merges` makes a whole pre-token that is itself a token one id, so a
  *   frequent word such as " 있습니다" costs one token whatever the merge order.
  *
- * The alternatives were measured by `deno task tokenizer report --compare-designs` on the
- * LibreOffice help text (see lib/tokenizer/designs.ts): one Unigram model over the union of both
- * vocabularies re-segments English (the model would then see unfamiliar splits of familiar
- * words), and a pre-tokenizer routing Korean spans to a second model cannot be written in a stock
+ * The alternatives: one Unigram model over the union of both vocabularies re-segments English
+ * (the model would then see unfamiliar splits of familiar words), and a pre-tokenizer routing Korean spans to a second model cannot be written in a stock
  * tokenizer.json at all. Added merges only approximate the Unigram model's Viterbi segmentation
  * (BPE is greedy by rank), which the report measures against the Unigram model itself.
  *
