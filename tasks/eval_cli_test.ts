@@ -136,3 +136,52 @@ Deno.test("deno task eval refuses bad options in one line", async () => {
   const u = await evalTask(["nope"]);
   assert.equal(u.code, 2);
 });
+
+/** A tiny random Llama with the byte-level tokenizer, saved as a model folder under `rel`. */
+async function llamaFolder(rel: string): Promise<string> {
+  const { parseLlamaConfig } = await import("../lib/model/config.ts");
+  const { saveModel } = await import("../lib/model/hf_folder.ts");
+  const { initParams } = await import("../lib/model/params.ts");
+  const { byteLevelTokenizerJson } = await import("../lib/train/tokenizer.ts");
+  const cfg = parseLlamaConfig({
+    hidden_size: 16,
+    intermediate_size: 32,
+    num_attention_heads: 2,
+    num_hidden_layers: 1,
+    vocab_size: 260,
+    max_position_embeddings: 128,
+  });
+  await Deno.mkdir(`${ROOT}/${rel}/tok`, { recursive: true });
+  await Deno.writeTextFile(
+    `${ROOT}/${rel}/tok/tokenizer.json`,
+    JSON.stringify(byteLevelTokenizerJson()),
+  );
+  await saveModel(`${ROOT}/${rel}/llama`, cfg, initParams(cfg, 1), {
+    tokenizerDir: `${ROOT}/${rel}/tok`,
+  });
+  return `${rel}/llama`;
+}
+
+Deno.test("deno task eval run --backend jikji evaluates a model folder, resumes from its cache, refuses a bad folder", async () => {
+  const rel = await fixture();
+  const model = await llamaFolder(rel);
+  const args = ["run", `${rel}/tasks/mc.yaml`, `${rel}/tasks/gen.yaml`, "--backend", "jikji"];
+  const common = ["--model", model, "--device", "cpu", "--data-root", `${rel}/data`];
+  const r = await evalTask([...args, ...common, "--runs-dir", rel, "--quiet"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /# Jikji eval: jikji:llama-[0-9a-f]{12}/);
+  const dir = r.stdout.match(/run folder: (\S+)/)![1];
+  const res = JSON.parse(await Deno.readTextFile(`${ROOT}/${dir}/results.json`));
+  assert.ok(JSON.stringify(res).includes('"mc"') && JSON.stringify(res).includes('"gen"'));
+  const again = await evalTask([...args, ...common, "--resume", dir, "--quiet"]);
+  assert.equal(again.code, 0, again.stderr);
+  await Deno.remove(`${ROOT}/${model}/tokenizer.json`);
+  const bad = await evalTask([...args, ...common, "--runs-dir", rel, "--quiet"]);
+  assert.equal(bad.code, 2);
+  assert.match(
+    bad.stderr.trim(),
+    /^error: .*llama\/tokenizer\.json: missing; --model needs a Hugging Face folder/,
+  );
+  assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+  await Deno.remove(`${ROOT}/${rel}`, { recursive: true });
+});
