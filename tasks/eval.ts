@@ -61,6 +61,12 @@ const runSpec = {
       description:
         "jikji: gpu = WebGPU; cpu = TypeScript reference; auto = gpu when an adapter exists",
     },
+    ref_ops: {
+      type: "string",
+      default: "",
+      description:
+        "jikji, debug: ops of a GPU run sent to the CPU reference, e.g. attention,rmsnorm",
+    },
     train_text: {
       type: "string[]",
       description: "ngram: text or JSONL document files to train on",
@@ -155,6 +161,7 @@ if (import.meta.main) {
         batchSize: o.batch_size,
         modelDir: o.model,
         device: o.device,
+        refOps: o.ref_ops,
       });
       const taskFiles = await _files(p.positionals);
       const modelName = model === "oracle" ? "oracle" : model.name;

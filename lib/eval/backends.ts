@@ -11,6 +11,7 @@ import { UserError } from "../io/errors.ts";
 import { OpenAICompletionsModel } from "./http_backend.ts";
 import { type EvalModel, TokenLMModel } from "./model.ts";
 import { CharNgramLM } from "./ngram.ts";
+import { parseRefOps } from "../model/backend.ts";
 
 /** Backends `--backend` accepts. */
 export const BACKENDS = ["ngram", "openai", "jikji", "oracle"] as const;
@@ -28,6 +29,7 @@ export interface BackendOptions {
   /** jikji: a Hugging Face model folder, and where to run it. */
   modelDir?: string;
   device?: string;
+  refOps?: string;
 }
 
 /**
@@ -97,7 +99,7 @@ export async function createModel(o: BackendOptions): Promise<EvalModel | "oracl
         );
       }
       const { JikjiModel } = await import("./jikji_backend.ts");
-      return await JikjiModel.load(o.modelDir, { device: o.device });
+      return await JikjiModel.load(o.modelDir, { device: o.device, refOps: parseRefOps(o.refOps) });
     }
     case "openai":
       if (!o.baseUrl || !o.modelName) {

@@ -15,6 +15,7 @@ import { UserError } from "../io/errors.ts";
 import { loadModel } from "../model/hf_folder.ts";
 import { createLlama, type Device } from "../model/backend.ts";
 import type { Llama } from "../model/llama.ts";
+import type { OpName } from "../model/ops.ts";
 import { generate } from "../model/generate.ts";
 import { loadTokenizer, type Tokenizer } from "../train/tokenizer.ts";
 import type {
@@ -27,6 +28,8 @@ import type {
 /** Options of {@linkcode JikjiModel.load}. */
 export interface JikjiOptions {
   device?: Device | string;
+  /** Ops of a GPU run sent to the CPU reference (debugging). */
+  refOps?: OpName[];
   /** Longest padded batch in tokens (rows × length; default 4096). */
   tokenBudget?: number;
   /** Longest context in tokens (default: the config's max_position_embeddings, at most 4096). */
@@ -93,7 +96,7 @@ export class JikjiModel implements EvalModel {
         }: ${tok.vocabSize} tokens, but config.json vocab_size is ${cfg.vocab_size}`,
       );
     }
-    const model = await createLlama(cfg, params, { device: o.device ?? "auto" });
+    const model = await createLlama(cfg, params, { device: o.device ?? "auto", refOps: o.refOps });
     const eos = [cfg.eos_token_id, tok.eosId].flat().filter((x): x is number => x !== null);
     const name = `jikji:${basename(dir)}-${await _fingerprint(dir)}`;
     const maxLength = Math.min(o.maxLength ?? 4096, cfg.max_position_embeddings);

@@ -253,8 +253,11 @@ export class Llama<T> {
     return this.precision.mode === "fp32" ? t : await this.ops.toBf16(t);
   }
 
-  /** f32 rounded to BF16 (the LM head's operands outside fp32), or `t` itself. */
-  async #roundHead(t: T): Promise<T> {
+  /**
+   * `t` rounded to BF16 values, kept f32 (outside fp32: the LM head's operands, and the KV cache
+   * and decode attention's operands, which the decode kernel reads as f32), or `t` itself.
+   */
+  async #roundBf16(t: T): Promise<T> {
     if (this.precision.mode === "fp32") return t;
     const b = await this.ops.toBf16(t);
     const r = await this.ops.fromBf16(b);
@@ -413,7 +416,7 @@ export class Llama<T> {
   async logits(p: Pass<T>, rows?: ArrayLike<number>): Promise<Float32Array> {
     const { ops } = this;
     const sel = rows ? await this.#gather(p.hidden, rows, p.N) : p.hidden;
-    const h = await this.#roundHead(sel), w = await this.#roundHead(this.#w(this.#headName));
+    const h = await this.#roundBf16(sel), w = await this.#roundBf16(this.#w(this.#headName));
     const z = await ops.matmul(h, w, { transB: true });
     const out = await ops.read(z) as Float32Array;
     ops.free(z);
@@ -466,7 +469,7 @@ export class Llama<T> {
         temperature: o.soft.temperature,
       };
     }
-    const h = await this.#roundHead(p.hidden), w = await this.#roundHead(this.#w(this.#headName));
+    const h = await this.#roundBf16(p.hidden), w = await this.#roundBf16(this.#w(this.#headName));
     const r = await ops.head(h, w, { targets: tg, weights: wt, soft }, {
       grad: o.grad,
       dwAccum: o.dw,
@@ -659,16 +662,11 @@ export class Llama<T> {
     this.ops.free(...kv.k, ...kv.v);
   }
 
-  /** Keys and values as attention sees them (rounded to BF16 outside fp32), f32. */
-  async #kvValues(t: T): Promise<T> {
-    return await this.#roundHead(t);
-  }
-
   async #cacheKv(kv: KvCache<T>, l: number, k: T, v: T, B: number, T: number) {
     const { ops } = this, KD = this.cfg.num_key_value_heads * this.cfg.head_dim;
     if (T > kv.S) throw new UserError(`KV cache holds ${kv.S} positions, prompt has ${T}`);
-    const kr = await this.#kvValues(ops.view(k, [B * T, KD]));
-    const vr = await this.#kvValues(ops.view(v, [B * T, KD]));
+    const kr = await this.#roundBf16(ops.view(k, [B * T, KD]));
+    const vr = await this.#roundBf16(ops.view(v, [B * T, KD]));
     for (let b = 0; b < B; b++) {
       ops.copyRows(kr, b * T, kv.k[l], b * kv.S, T);
       ops.copyRows(vr, b * T, kv.v[l], b * kv.S, T);
@@ -701,20 +699,20 @@ export class Llama<T> {
       const lv = await this.#linear(n1.y, pre + "self_attn.v_proj.weight", `l${l}.v`);
       const q = await ops.rope(ops.view(lq.y, [B, NH, HS]), pos, this.#rope);
       const k = await ops.rope(ops.view(lk.y, [B, NKV, HS]), pos, this.#rope);
-      const kr = await this.#kvValues(ops.view(k, [B, KD]));
-      const vr = await this.#kvValues(lv.y);
+      const kr = await this.#roundBf16(ops.view(k, [B, KD]));
+      const vr = await this.#roundBf16(lv.y);
       for (let b = 0; b < B; b++) {
         ops.copyRows(kr, b, kv.k[l], b * kv.S + kv.lengths[b], 1);
         ops.copyRows(vr, b, kv.v[l], b * kv.S + kv.lengths[b], 1);
       }
-      const qr = await this.#kvValues(q);
+      const qr = await this.#roundBf16(q);
       const att = await ops.attentionDecode(
         qr,
         ops.view(kv.k[l], [B, kv.S, NKV, HS]),
         ops.view(kv.v[l], [B, kv.S, NKV, HS]),
         lens,
       ); // (B, NH, HS)
-      const attR = await this.#kvValues(att);
+      const attR = await this.#roundBf16(att);
       const lo = await this.#linear(
         ops.view(attR, [B, NH * HS]),
         pre + "self_attn.o_proj.weight",
