@@ -199,7 +199,7 @@ export const evalStage: DemoStage = {
       for (const task of tasks) {
         const metrics = Object.keys(runs[labels[0]][task]?.metrics ?? {});
         for (const m of metrics) {
-          const cells = labels.map((l) => runs[l][task]?.metrics[m]?.toFixed(4) ?? "—");
+          const cells = labels.map((l) => _fmt(runs[l][task]?.metrics[m]));
           table.push(`| ${task} | ${m} | ${cells.join(" | ")} |`);
         }
         table.push(
@@ -233,3 +233,9 @@ export const evalStage: DemoStage = {
     return figures;
   },
 };
+
+/** A score for the table: 4 significant digits (perplexities of tiny models are huge). */
+function _fmt(x: number | undefined): string {
+  if (x === undefined) return "—";
+  return Math.abs(x) >= 1e6 ? x.toExponential(3) : x.toPrecision(4);
+}

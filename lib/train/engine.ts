@@ -95,20 +95,36 @@ export class Engine {
 
   /** One optimizer step over the micro-batches (gradients averaged), at learning rate `lr`. */
   async step(batches: MicroBatch[], lr: number): Promise<StepResult> {
+    const { o } = this;
+    return await this.stepWith(lr, async (model, grads) => {
+      let loss = 0;
+      for (const b of batches) {
+        const pass = await model.forward({ B: o.B, T: o.T, tokens: b.tokens, docIds: b.docIds }, {
+          grad: true,
+        });
+        const r = await model.backward(
+          pass,
+          { targets: b.targets, scale: 1 / batches.length },
+          grads,
+        );
+        loss += r.loss / batches.length;
+      }
+      return loss;
+    });
+  }
+
+  /**
+   * One optimizer step whose gradients `accumulate` adds into `grads` (through the model's
+   * forward and backward, any loss) and whose loss it returns; then clipping, AdamW and the FP8
+   * scale update. SFT and preference training use it.
+   */
+  async stepWith(
+    lr: number,
+    accumulate: (model: Llama<unknown>, grads: Map<string, unknown>) => Promise<number>,
+  ): Promise<StepResult> {
     const { model, o } = this, ops = model.ops;
     const grads = model.zeroGrads();
-    let loss = 0;
-    for (const b of batches) {
-      const pass = await model.forward({ B: o.B, T: o.T, tokens: b.tokens, docIds: b.docIds }, {
-        grad: true,
-      });
-      const r = await model.backward(
-        pass,
-        { targets: b.targets, scale: 1 / batches.length },
-        grads,
-      );
-      loss += r.loss / batches.length;
-    }
+    const loss = await accumulate(model, grads);
     const clip = await ops.clipByGlobalNorm([...grads.values()], o.clip);
     this.#t++;
     for (const [name, w] of model.weights) {
