@@ -13,6 +13,7 @@ import { qualityBench } from "../quality/quality_bench.ts";
 import { filterBench } from "./filter_bench.ts";
 import { train124mBench, trainBench } from "./train_bench.ts";
 import { evalBench } from "./eval_bench.ts";
+import { sftBench } from "./sft_bench.ts";
 import { tokenizerBench } from "../tokenizer/tokenizer_bench.ts";
 
 /** The suites `deno task bench` knows. */
@@ -26,5 +27,6 @@ export const BENCH_SUITES: BenchSuite[] = [
   trainBench,
   train124mBench,
   evalBench,
+  sftBench,
   tokenizerBench,
 ];
