@@ -118,3 +118,84 @@ Deno.test("deno task train refuses a corrupt shard and a missing model in one li
   assert.match(b.stderr.join("\n"), /^error: .*nothing\/config.json: file not found$/);
   await Deno.remove(`${ROOT}/${rel}`, { recursive: true });
 });
+
+Deno.test("deno task train sft and dpo run from the command line and refuse bad records in one line", async () => {
+  const { writeByteLevelChatFiles } = await import("../lib/posttrain/byte_chat.ts");
+  const { parseLlamaConfig } = await import("../lib/model/config.ts");
+  const { saveModel } = await import("../lib/model/hf_folder.ts");
+  const { initParams } = await import("../lib/model/params.ts");
+  const rel = `runs/test-tmp/post-${crypto.randomUUID().slice(0, 8)}`;
+  const dir = `${ROOT}/${rel}`;
+  await Deno.mkdir(`${dir}/tok`, { recursive: true });
+  await Deno.writeTextFile(`${dir}/tok/tokenizer.json`, JSON.stringify(byteLevelTokenizerJson()));
+  await writeByteLevelChatFiles(`${dir}/tok`);
+  const cfg = parseLlamaConfig({
+    hidden_size: 16,
+    intermediate_size: 32,
+    num_attention_heads: 2,
+    num_hidden_layers: 1,
+    vocab_size: 260,
+    max_position_embeddings: 64,
+  });
+  await saveModel(`${dir}/base`, cfg, initParams(cfg, 1), { tokenizerDir: `${dir}/tok` });
+  const conv = (q: string, a: string) =>
+    JSON.stringify({
+      id: q,
+      messages: [{ role: "user", content: q }, { role: "assistant", content: a }],
+      meta: {},
+    });
+  await Deno.writeTextFile(
+    `${dir}/sft.jsonl`,
+    [conv("hi", "hello"), conv("안녕", "반가워요")].join("\n") + "\n",
+  );
+  const pair = JSON.stringify({
+    id: "p",
+    prompt: [{ role: "user", content: "hi" }],
+    chosen: [{ role: "assistant", content: "hello" }],
+    rejected: [{ role: "assistant", content: "go away" }],
+    meta: {},
+  });
+  await Deno.writeTextFile(`${dir}/dpo.jsonl`, pair + "\n");
+  const common = [
+    "--init-from",
+    `${rel}/base`,
+    "--steps",
+    "2",
+    "--seq-len",
+    "32",
+    "--engine",
+    "cpu",
+    "--runs-dir",
+    rel,
+    "--quiet",
+  ];
+  const sft = await task(["sft", "--data", `${rel}/sft.jsonl`, ...common]);
+  assert.equal(sft.code, 0, sft.stderr.join("\n"));
+  assert.match(sft.stdout, /run folder: /);
+  const dpo = await task(["dpo", "--data", `${rel}/dpo.jsonl`, "--loss", "thunder", ...common]);
+  assert.equal(dpo.code, 0, dpo.stderr.join("\n"));
+  await Deno.writeTextFile(
+    `${dir}/bad.jsonl`,
+    conv("a", "b") + "\n" +
+      JSON.stringify({ id: "x", messages: [{ role: "robot", content: "hi" }], meta: {} }) + "\n",
+  );
+  const bad = await task(["sft", "--data", `${rel}/bad.jsonl`, ...common]);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stderr.length, 1, bad.stderr.join("\n"));
+  assert.match(bad.stderr[0], /bad\.jsonl:2/);
+  assert.match(bad.stderr[0], /robot/);
+  await Deno.remove(`${dir}/tok/tokenizer_config.json`);
+  await saveModel(`${dir}/nochat`, cfg, initParams(cfg, 1), { tokenizerDir: `${dir}/tok` });
+  const noTemplate = await task([
+    "sft",
+    "--data",
+    `${rel}/sft.jsonl`,
+    ...common.slice(2),
+    "--init-from",
+    `${rel}/nochat`,
+  ]);
+  assert.equal(noTemplate.code, 2);
+  assert.equal(noTemplate.stderr.length, 1, noTemplate.stderr.join("\n"));
+  assert.match(noTemplate.stderr[0], /tokenizer_config\.json/);
+  await Deno.remove(dir, { recursive: true });
+});
