@@ -23,6 +23,7 @@ import { DPO_OPTIONS, SFT_OPTIONS } from "../lib/posttrain/options.ts";
 import { posttrain, type PosttrainOptions } from "../lib/posttrain/trainer.ts";
 import { loadChatFormat } from "../lib/posttrain/chat_template.ts";
 import { runChat } from "../lib/posttrain/chat.ts";
+import { posttrainDataSpec, runPosttrainData } from "../lib/posttrain/cli.ts";
 
 /** Lines of standard input. */
 async function* readLines(): AsyncGenerator<string> {
@@ -46,6 +47,8 @@ const SUBCOMMANDS = {
   sft: "supervised fine-tuning on chat conversations (assistant-token loss, packing)",
   dpo: "preference training on chosen/rejected pairs (sigmoid, ipo, hinge, thunder, simpo)",
   chat: "a terminal chat with a model through its chat template (tokens streamed)",
+  "posttrain-data":
+    "build SFT conversations and DPO pairs from ../shared/posttrain (eval overlaps dropped)",
 };
 
 const trainSpec = {
@@ -226,6 +229,16 @@ if (import.meta.main) {
       return;
     }
     if (sub === "sft" || sub === "dpo") return await runPosttrain(sub, Deno.args.slice(1));
+    if (sub === "posttrain-data") {
+      const parsed = await parseOrHelp(posttrainDataSpec, Deno.args.slice(1));
+      if (!parsed) return;
+      const r = await runPosttrainData(
+        parsed.options as unknown as Parameters<typeof runPosttrainData>[0],
+        parsed.quiet,
+      );
+      console.log(JSON.stringify(r));
+      return;
+    }
     if (sub === "chat") {
       const parsed = await parseOrHelp(chatSpec, Deno.args.slice(1));
       if (!parsed) return;

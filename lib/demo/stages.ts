@@ -11,6 +11,7 @@ import { qualityStage } from "../quality/demo_stage.ts";
 import { evalStage } from "../eval/demo_stage.ts";
 import { filterStage } from "./filter_stage.ts";
 import { trainStage } from "./train_stage.ts";
+import { posttrainStage } from "../posttrain/demo_stage.ts";
 import { tokenizerStage } from "../tokenizer/demo_stage.ts";
 import type { DemoStage, PlannedStage } from "./stage.ts";
 
@@ -22,6 +23,7 @@ export const DEMO_STAGES: (DemoStage | PlannedStage)[] = [
   qualityStage,
   tokenizerStage,
   trainStage,
+  posttrainStage,
   evalStage,
 ];
 

@@ -150,7 +150,7 @@ export const evalStage: DemoStage = {
     ];
     const figures: Record<string, unknown> = {};
     const ckpts = Object.fromEntries(
-      (["base", "cpt"] as const).flatMap((k) => {
+      (["base", "cpt", "sft", "dpo"] as const).flatMap((k) => {
         const dir = ctx.artifacts.get(`train.${k}`);
         return dir ? [[k, dir]] : [];
       }),
