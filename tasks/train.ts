@@ -198,8 +198,24 @@ async function runPosttrain(kind: "sft" | "dpo", args: string[]) {
     dir,
     gpu: opts.engine !== "cpu",
   });
-  const summary = await posttrain(kind, opts, run, { quiet: parsed.quiet, resume: !!dir });
-  await run.finish(summary as unknown as Record<string, unknown>);
+  const pusher = opts.push_to
+    ? await CheckpointPusher.create({
+      repo: opts.push_to,
+      every: opts.push_every ?? 0,
+      stagingDir: run.path("push-staging"),
+      log: (m, f) => run.log(m, f),
+    })
+    : undefined;
+  const summary = await posttrain(kind, opts, run, {
+    quiet: parsed.quiet,
+    resume: !!dir,
+    onCheckpoint: pusher ? (d, step) => pusher.onCheckpoint(d, step) : undefined,
+  });
+  const pushFailures = pusher ? await pusher.finish(summary.model_dir) : [];
+  await run.finish({ ...summary, push_failures: pushFailures.length } as unknown as Record<
+    string,
+    unknown
+  >);
   console.log(
     `${kind}: before ${JSON.stringify(summary.before)} after ${JSON.stringify(summary.after)}`,
   );

@@ -39,6 +39,8 @@ const shared = {
   ckpt_every: TRAIN_OPTIONS.ckpt_every,
   engine: TRAIN_OPTIONS.engine,
   save_dtype: TRAIN_OPTIONS.save_dtype,
+  push_to: TRAIN_OPTIONS.push_to,
+  push_every: TRAIN_OPTIONS.push_every,
 } as const;
 
 /** `deno task train sft`. */

@@ -79,6 +79,9 @@ export interface PosttrainOptions {
   ckpt_every: number;
   engine: string;
   save_dtype: string;
+  /** Hub repo to push checkpoints to ("" = none) and the step multiple to push at. */
+  push_to?: string;
+  push_every?: number;
   // sft
   loss_on: string;
   packing: boolean;
@@ -212,7 +215,13 @@ export async function posttrain(
   kind: "sft" | "dpo",
   opts: PosttrainOptions,
   run: RunFolder,
-  ctl: { quiet?: boolean; resume?: boolean; stopAfterStep?: number } = {},
+  ctl: {
+    quiet?: boolean;
+    resume?: boolean;
+    stopAfterStep?: number;
+    /** Called after each periodic checkpoint (e.g. to push it to the Hub); must not throw. */
+    onCheckpoint?: (dir: string, step: number) => void | Promise<void>;
+  } = {},
 ): Promise<PosttrainSummary> {
   if (!opts.init_from) {
     throw new UserError(`--init-from: the ${kind.toUpperCase()} needs a model folder`);
@@ -372,14 +381,14 @@ export async function posttrain(
   let stepsRun = 0, lastLoss = NaN, tokensRun = 0;
   const snapshotTo = async () => {
     const snap = await engine.snapshot();
-    await saveCheckpoint(ckptDir, cfg, snap.params, snap, {
+    const saved = await saveCheckpoint(ckptDir, cfg, snap.params, snap, {
       step,
       adam_t: snap.t,
       loader: { step } as never,
       tokens_seen: tokensSeen,
       options_key: optionsKey,
     }, opts.init_from);
-    return snap.params;
+    return { params: snap.params, dir: saved };
   };
   while (step < opts.steps) {
     const ts = performance.now();
@@ -477,7 +486,7 @@ export async function posttrain(
   if (step >= opts.steps) {
     after = await evaluate();
     run.metric({ step, heldout: after });
-    const params = await snapshotTo();
+    const { params } = await snapshotTo();
     const dtype = ({ f32: "F32", bf16: "BF16", f16: "F16" } as const)[opts.save_dtype as "f32"];
     if (!dtype) {
       throw new UserError(`save_dtype: expected f32, bf16 or f16, got ${opts.save_dtype}`);

@@ -123,3 +123,52 @@ Deno.test("train sft lowers held-out answer loss and teaches the model to end wi
   }
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("train sft resumed from a checkpoint gives the same losses as an uninterrupted run", async () => {
+  const dir = await fixture();
+  const opts = {
+    ...defaults(SFT_OPTIONS),
+    init_from: `${dir}/base`,
+    data: `${dir}/sft.jsonl`,
+    steps: 6,
+    batch_size: 2,
+    seq_len: 32,
+    lr: 1e-2,
+    warmup_steps: 1,
+    engine: "cpu",
+    precision: "fp8",
+    eos_eval: 0,
+    ckpt_every: 3,
+  } as unknown as PosttrainOptions;
+  const losses = async (path: string) =>
+    (await Deno.readTextFile(path)).trim().split("\n").map((l) => JSON.parse(l))
+      .filter((m) => "loss" in m && "lr" in m).map((m) => [m.step, m.loss]);
+  const a = await createRun({
+    task: "sft",
+    config: {},
+    runsDir: `${dir}/a`,
+    gpu: false,
+    echo: false,
+  });
+  await posttrain("sft", opts, a, { quiet: true });
+  a.close();
+  const b = await createRun({
+    task: "sft",
+    config: {},
+    runsDir: `${dir}/b`,
+    gpu: false,
+    echo: false,
+  });
+  await posttrain("sft", opts, b, { quiet: true, stopAfterStep: 4 }); // killed after step 4
+  b.close();
+  const b2 = await createRun({ task: "sft", config: {}, dir: b.dir, gpu: false, echo: false });
+  const r = await posttrain("sft", opts, b2, { quiet: true, resume: true });
+  b2.close();
+  assert.equal(r.resumed_from_step, 3);
+  const want = await losses(a.path("metrics.jsonl"));
+  const got = (await losses(b.path("metrics.jsonl"))).filter(([s], i, all) =>
+    all.findLastIndex(([t]) => t === s) === i
+  );
+  assert.deepEqual(got, want);
+  await Deno.remove(dir, { recursive: true });
+});
