@@ -57,6 +57,17 @@ export const SFT_OPTIONS = {
     default: true,
     description: "pack several conversations per row (document masks; --no-packing pads)",
   },
+  pretrain_data: {
+    type: "string",
+    default: "",
+    description: "a token shard of pretraining text mixed into every SFT micro-batch",
+  },
+  pretrain_rows: {
+    type: "integer",
+    default: 0,
+    min: 0,
+    description: "rows of pretraining text (full loss) added to each micro-batch",
+  },
   eos_eval: {
     type: "integer",
     default: 16,
@@ -85,4 +96,6 @@ export const DPO_OPTIONS = {
   loss_on: { type: "string", default: "assistant", description: "(sft only)" },
   packing: { type: "boolean", default: false, description: "(sft only)" },
   eos_eval: { type: "integer", default: 0, min: 0, description: "(sft only)" },
+  pretrain_data: { type: "string", default: "", description: "(sft only)" },
+  pretrain_rows: { type: "integer", default: 0, min: 0, description: "(sft only)" },
 } as const satisfies OptionsSpec;

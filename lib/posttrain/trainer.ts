@@ -32,6 +32,8 @@ import { precisionPolicy } from "../model/precision.ts";
 import { generate } from "../model/generate.ts";
 import { createEngine, type Engine } from "../train/engine.ts";
 import { lrAt } from "../train/optim.ts";
+import { MixedLoader } from "../train/data.ts";
+import { readShard } from "../train/shards.ts";
 import { loadLatestCheckpoint, saveCheckpoint } from "../train/checkpoint.ts";
 import { type ChatFormat, loadChatFormat } from "./chat_template.ts";
 import { readConversations, readPairs } from "./records.ts";
@@ -85,6 +87,9 @@ export interface PosttrainOptions {
   // sft
   loss_on: string;
   packing: boolean;
+  /** A token shard mixed in, `pretrain_rows` rows of it per micro-batch (sft). */
+  pretrain_data?: string;
+  pretrain_rows?: number;
   // dpo
   loss: string;
   beta: number;
@@ -133,6 +138,24 @@ function _take(n: number, seed: number, k: number, size: number): number[] {
     out.push(_order(n, seed, epoch)[j % n]);
   }
   return out;
+}
+
+/** SFT rows followed by rows of pretraining text (every token a target; one document each). */
+function _withPretraining(rows: Rows, pt: { tokens: Int32Array; targets: Int32Array }): Rows {
+  const extra = pt.tokens.length / rows.T, B = rows.B + extra;
+  const cat = (a: Int32Array, b: Int32Array) => {
+    const out = new Int32Array(a.length + b.length);
+    out.set(a);
+    out.set(b, a.length);
+    return out;
+  };
+  return {
+    B,
+    T: rows.T,
+    tokens: cat(rows.tokens, pt.tokens),
+    targets: cat(rows.targets, pt.targets),
+    docIds: cat(rows.docIds, new Int32Array(pt.tokens.length)),
+  };
 }
 
 /** Mean answer-token loss of held-out examples (padded rows, no packing). */
@@ -368,6 +391,25 @@ export async function posttrain(
     }
   }
 
+  // pretraining text mixed into SFT: a loader replayed to the resumed step
+  let mix: MixedLoader | undefined;
+  if (kind === "sft" && opts.pretrain_data && (opts.pretrain_rows ?? 0) > 0) {
+    const shard = await readShard(opts.pretrain_data);
+    if (shard.vocabSize > cfg.vocab_size) {
+      throw new UserError(
+        `${opts.pretrain_data}: tokenized with a larger vocabulary than the model's`,
+      );
+    }
+    mix = new MixedLoader(
+      [{ name: "pretrain", shards: [shard], weight: 1 }],
+      opts.pretrain_rows!,
+      T,
+      opts.seed,
+      0,
+    );
+    for (let k = 0; k < (latest?.state.step ?? 0) * opts.grad_accum; k++) mix.next();
+  }
+
   // ---- the loop ----
   let step = latest?.state.step ?? 0, tokensSeen = latest?.state.tokens_seen ?? 0;
   const progress = new Progress({
@@ -407,7 +449,8 @@ export async function posttrain(
             opts.batch_size * (opts.packing ? 4 : 1),
           );
           const rows = makeRows(ids.map((i) => sftTrain[i]), T, opts.packing);
-          micro.push(sliceRows(rows, 0, Math.min(rows.B, opts.batch_size)));
+          const sft = sliceRows(rows, 0, Math.min(rows.B, opts.batch_size));
+          micro.push(mix ? _withPretraining(sft, mix.next()) : sft);
         }
         let count = 0;
         for (const b of micro) for (const t of b.targets) if (t >= 0) count++;

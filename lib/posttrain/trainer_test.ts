@@ -172,3 +172,47 @@ Deno.test("train sft resumed from a checkpoint gives the same losses as an unint
   assert.deepEqual(got, want);
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("train sft mixes rows of pretraining text into each micro-batch", async () => {
+  const dir = await fixture();
+  const { tokenizeToShard } = await import("../train/tokenize.ts");
+  const { tokenizerFromJson } = await import("../train/tokenizer.ts");
+  const docs = Array.from(
+    { length: 20 },
+    (_, i) => ({ id: `${i}`, text: "plain text ".repeat(20), meta: {} }),
+  );
+  const { writeDocs } = await import("../io/jsonl.ts");
+  await writeDocs(`${dir}/pt.jsonl`, docs);
+  await tokenizeToShard(
+    tokenizerFromJson(byteLevelTokenizerJson()),
+    [`${dir}/pt.jsonl`],
+    `${dir}/pt.tok`,
+    {
+      mode: "quiet",
+    },
+  );
+  const opts = {
+    ...defaults(SFT_OPTIONS),
+    init_from: `${dir}/base`,
+    data: `${dir}/sft.jsonl`,
+    steps: 2,
+    batch_size: 2,
+    seq_len: 32,
+    engine: "cpu",
+    precision: "fp32",
+    eos_eval: 0,
+    ckpt_every: 0,
+    pretrain_data: `${dir}/pt.tok`,
+    pretrain_rows: 2,
+  } as unknown as PosttrainOptions;
+  const run = await createRun({ task: "sft", config: {}, runsDir: dir, gpu: false, echo: false });
+  await posttrain("sft", opts, run, { quiet: true });
+  run.close();
+  const m =
+    (await Deno.readTextFile(run.path("metrics.jsonl"))).trim().split("\n").map((l) =>
+      JSON.parse(l)
+    )[0];
+  // answer tokens of 2 short conversations plus 2 full rows of 32 pretraining targets
+  assert.ok(m.answer_tokens > 64, JSON.stringify(m));
+  await Deno.remove(dir, { recursive: true });
+});
