@@ -159,6 +159,7 @@ export class Llama<T> {
   readonly weights = new Map<string, T>();
   readonly fp8?: Fp8State<T>;
   readonly #rope: RopeHandle;
+  #headRounded?: T; // the head weight as the head reads it (see #headWeight)
 
   constructor(
     readonly cfg: LlamaConfig,
@@ -263,6 +264,19 @@ export class Llama<T> {
     const r = await this.ops.fromBf16(b);
     this.ops.free(b);
     return r;
+  }
+
+  /** The LM head's weight operand: rounded once per weight update (outside fp32), then reused. */
+  async #headWeight(): Promise<T> {
+    this.#headRounded ??= await this.#roundBf16(this.#w(this.#headName));
+    return this.#headRounded;
+  }
+
+  /** Call after the weights changed in place (an optimizer step): drops derived copies. */
+  weightsChanged(): void {
+    const w = this.#headRounded;
+    if (w !== undefined && w !== this.weights.get(this.#headName)) this.ops.free(w);
+    this.#headRounded = undefined;
   }
 
   // ---- forward ----------------------------------------------------------------------------
@@ -416,12 +430,11 @@ export class Llama<T> {
   async logits(p: Pass<T>, rows?: ArrayLike<number>): Promise<Float32Array> {
     const { ops } = this;
     const sel = rows ? await this.#gather(p.hidden, rows, p.N) : p.hidden;
-    const h = await this.#roundBf16(sel), w = await this.#roundBf16(this.#w(this.#headName));
+    const h = await this.#roundBf16(sel), w = await this.#headWeight();
     const z = await ops.matmul(h, w, { transB: true });
     const out = await ops.read(z) as Float32Array;
     ops.free(z);
     if (h !== sel) ops.free(h);
-    if (w !== this.#w(this.#headName)) ops.free(w);
     if (sel !== p.hidden) ops.free(sel);
     return out;
   }
@@ -469,13 +482,12 @@ export class Llama<T> {
         temperature: o.soft.temperature,
       };
     }
-    const h = await this.#roundBf16(p.hidden), w = await this.#roundBf16(this.#w(this.#headName));
+    const h = await this.#roundBf16(p.hidden), w = await this.#headWeight();
     const r = await ops.head(h, w, { targets: tg, weights: wt, soft }, {
       grad: o.grad,
       dwAccum: o.dw,
     });
     if (h !== p.hidden) ops.free(h);
-    if (w !== this.#w(this.#headName)) ops.free(w);
     ops.free(tg, wt, soft?.probs, soft?.ids, soft?.weights);
     return r;
   }
@@ -747,6 +759,7 @@ export class Llama<T> {
 
   /** Frees the weights and state. */
   destroy(): void {
+    this.weightsChanged();
     this.ops.free(...this.weights.values());
     this.weights.clear();
     this.fp8?.destroy();

@@ -145,6 +145,7 @@ export class Engine {
         clip,
       );
     }
+    model.weightsChanged();
     const [gradNorm] = await ops.read(clip);
     ops.free(clip, ...grads.values());
     let fp8: Map<string, Fp8Stat> | undefined;
