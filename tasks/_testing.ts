@@ -29,3 +29,16 @@ export async function runTask(args: string[]): Promise<TaskOutput> {
   const dec = new TextDecoder();
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
+
+/**
+ * The lines of a task's stderr that are the task's own: without blank lines and without what Deno
+ * or wgpu print on their own — a first-use npm download, `Info Failed to resolve 'fasttext' for
+ * allow-run` where a program in the task's `--allow-run` list is not installed, and wgpu's
+ * XDG_RUNTIME_DIR warning.
+ */
+export function taskStderrLines(stderr: string): string[] {
+  return stderr.split("\n").filter((l) =>
+    l.trim() !== "" && !/XDG_RUNTIME_DIR/.test(l) && !/^Download https?:/.test(l) &&
+    !/^Info Failed to resolve '[^']+' for allow-run: /.test(l)
+  );
+}

@@ -5,14 +5,11 @@
  */
 
 import assert from "node:assert/strict";
-import { ROOT, runTask } from "./_testing.ts";
+import { ROOT, runTask, taskStderrLines } from "./_testing.ts";
 
 async function task(args: string[]): Promise<{ code: number; stdout: string; stderr: string[] }> {
   const out = await runTask(args);
-  const stderr = out.stderr.split("\n")
-    // Deno's own one-off notes (a first-use npm download) are not the task's output.
-    .filter((l) => l.trim() !== "" && !/XDG_RUNTIME_DIR/.test(l) && !/^Download https?:/.test(l));
-  return { code: out.code, stdout: out.stdout, stderr };
+  return { code: out.code, stdout: out.stdout, stderr: taskStderrLines(out.stderr) };
 }
 
 async function configFile(text: string): Promise<string> {

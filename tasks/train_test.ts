@@ -5,13 +5,11 @@
 
 import assert from "node:assert/strict";
 import { byteLevelTokenizerJson, learnByteMerges } from "../lib/train/tokenizer.ts";
-import { ROOT, runTask } from "./_testing.ts";
+import { ROOT, runTask, taskStderrLines } from "./_testing.ts";
 
 async function task(args: string[]): Promise<{ code: number; stdout: string; stderr: string[] }> {
   const out = await runTask(["train", ...args]);
-  const stderr = out.stderr.split("\n")
-    .filter((l) => l.trim() !== "" && !/XDG_RUNTIME_DIR/.test(l));
-  return { code: out.code, stdout: out.stdout, stderr };
+  return { code: out.code, stdout: out.stdout, stderr: taskStderrLines(out.stderr) };
 }
 
 Deno.test("deno task train tokenizes, trains from a preset, samples and extends", async () => {
