@@ -9,7 +9,7 @@ import { CheckpointPusher } from "../lib/train/hub_push.ts";
 import type { CommandSpec } from "../lib/cli/options.ts";
 import { progressMode } from "../lib/cli/progress.ts";
 import { UserError } from "../lib/io/errors.ts";
-import { createRun } from "../lib/run/run_folder.ts";
+import { createRun, type RunFolder } from "../lib/run/run_folder.ts";
 import { loadModel, saveModel } from "../lib/model/hf_folder.ts";
 import { loadTokenizer } from "../lib/train/tokenizer.ts";
 import { tokenizeToShard } from "../lib/train/tokenize.ts";
@@ -175,6 +175,20 @@ const chatSpec = {
   },
 } as const satisfies CommandSpec;
 
+/** The background Hub pusher of `--push-to` (or none), staging under the run folder. */
+async function checkpointPusher(
+  opts: { push_to?: string; push_every?: number },
+  run: RunFolder,
+): Promise<CheckpointPusher | undefined> {
+  if (!opts.push_to) return undefined;
+  return await CheckpointPusher.create({
+    repo: opts.push_to,
+    every: opts.push_every ?? 0,
+    stagingDir: run.path("push-staging"),
+    log: (m, f) => run.log(m, f),
+  });
+}
+
 /** Runs `deno task train sft|dpo` (a run folder, resume, the post-training loop). */
 async function runPosttrain(kind: "sft" | "dpo", args: string[]) {
   const parsed = await parseOrHelp(postSpecs[kind] as unknown as CommandSpec, args);
@@ -198,14 +212,7 @@ async function runPosttrain(kind: "sft" | "dpo", args: string[]) {
     dir,
     gpu: opts.engine !== "cpu",
   });
-  const pusher = opts.push_to
-    ? await CheckpointPusher.create({
-      repo: opts.push_to,
-      every: opts.push_every ?? 0,
-      stagingDir: run.path("push-staging"),
-      log: (m, f) => run.log(m, f),
-    })
-    : undefined;
+  const pusher = await checkpointPusher(opts, run);
   const summary = await posttrain(kind, opts, run, {
     quiet: parsed.quiet,
     resume: !!dir,
@@ -351,14 +358,7 @@ if (import.meta.main) {
       dir,
       gpu: opts.engine !== "cpu",
     });
-    const pusher = opts.push_to
-      ? await CheckpointPusher.create({
-        repo: opts.push_to,
-        every: opts.push_every ?? 0,
-        stagingDir: run.path("push-staging"),
-        log: (m, f) => run.log(m, f),
-      })
-      : undefined;
+    const pusher = await checkpointPusher(opts, run);
     const summary = await train(opts, run, {
       quiet,
       resume: Boolean(dir),

@@ -9,6 +9,7 @@
 import { downloadFile } from "@huggingface/hub";
 import { UserError } from "../io/errors.ts";
 import { writeFileAtomic } from "../io/atomic.ts";
+import { csvRecords } from "../io/csv.ts";
 import type { HubSource, TaskConfig } from "./task_file.ts";
 
 /** A dataset row that was skipped, with the reason. */
@@ -83,7 +84,7 @@ export function parseRows(text: string, format: string, file: string): Dataset {
     });
   } else {
     const lines = format === "csv"
-      ? _csvRecords(text)
+      ? csvRecords(text).map((r) => r.cells)
       : text.split("\n").map((l) => l.replace(/\r$/, "").split("\t"));
     const header = lines[0];
     if (!header) throw new UserError(`${file}: empty ${format} file`);
@@ -102,38 +103,6 @@ export function parseRows(text: string, format: string, file: string): Dataset {
     }
   }
   return { file, rows, skipped };
-}
-
-/** Splits CSV text into records of cells (RFC 4180 quotes). */
-function _csvRecords(text: string): string[][] {
-  const out: string[][] = [];
-  let rec: string[] = [];
-  let cell = "";
-  let q = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (q) {
-      if (c === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (c === '"') q = false;
-      else cell += c;
-    } else if (c === '"') q = true;
-    else if (c === ",") {
-      rec.push(cell);
-      cell = "";
-    } else if (c === "\n") {
-      rec.push(cell.replace(/\r$/, ""));
-      out.push(rec);
-      rec = [];
-      cell = "";
-    } else cell += c;
-  }
-  if (cell !== "" || rec.length) {
-    rec.push(cell);
-    out.push(rec);
-  }
-  return out;
 }
 
 /**

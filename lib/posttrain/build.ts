@@ -26,6 +26,7 @@
 import { join } from "node:path";
 import { UserError } from "../io/errors.ts";
 import { readJsonl } from "../io/jsonl.ts";
+import { csvRecords } from "../io/csv.ts";
 import { Rng } from "../model/params.ts";
 import {
   type Conversation,
@@ -945,52 +946,6 @@ export function jsonArrayElementLines(text: string): number[] {
       if (depth === 1) expect = true;
     } else if (c === "]" || c === "}") depth--;
     else if (c === "," && depth === 1) expect = true;
-  }
-  return out;
-}
-
-/**
- * Splits CSV text into records (RFC 4180: quoted cells may hold commas, quotes as `""` and line
- * breaks), each with the line it starts on.
- *
- * @example
- * ```ts
- * import { csvRecords } from "./build.ts";
- * csvRecords('a,b\n"x\ny",2\n'); // [{ line: 1, cells: ["a", "b"] }, { line: 2, cells: ["x\ny", "2"] }]
- * ```
- */
-export function csvRecords(text: string): { line: number; cells: string[] }[] {
-  const out: { line: number; cells: string[] }[] = [];
-  let cells: string[] = [];
-  let cell = "";
-  let q = false;
-  let line = 1, start = 1;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (q) {
-      if (c === '"' && text[i + 1] === '"') {
-        cell += '"';
-        i++;
-      } else if (c === '"') q = false;
-      else {
-        if (c === "\n") line++;
-        cell += c;
-      }
-    } else if (c === '"') q = true;
-    else if (c === ",") {
-      cells.push(cell);
-      cell = "";
-    } else if (c === "\n") {
-      cells.push(cell.replace(/\r$/, ""));
-      out.push({ line: start, cells });
-      cells = [];
-      cell = "";
-      start = ++line;
-    } else cell += c;
-  }
-  if (cell !== "" || cells.length) {
-    cells.push(cell.replace(/\r$/, ""));
-    out.push({ line: start, cells });
   }
   return out;
 }

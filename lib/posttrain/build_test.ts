@@ -4,13 +4,13 @@ import { UserError } from "../io/errors.ts";
 import { benchDir, REPO_ROOT } from "../eval/testing.ts";
 import {
   buildPosttrainData,
-  csvRecords,
   gsm8kAnswer,
   jsonArrayElementLines,
   multipleChoice,
   readSourceTable,
   SOURCE_NAMES,
 } from "./build.ts";
+import { csvRecords } from "../io/csv.ts";
 import { runPosttrainData } from "./cli.ts";
 import { readConversations, readPairs } from "./records.ts";
 
