@@ -139,26 +139,8 @@ Deno.test("deno task eval refuses bad options in one line", async () => {
 
 /** A tiny random Llama with the byte-level tokenizer, saved as a model folder under `rel`. */
 async function llamaFolder(rel: string): Promise<string> {
-  const { parseLlamaConfig } = await import("../lib/model/config.ts");
-  const { saveModel } = await import("../lib/model/hf_folder.ts");
-  const { initParams } = await import("../lib/model/params.ts");
-  const { byteLevelTokenizerJson } = await import("../lib/train/tokenizer.ts");
-  const cfg = parseLlamaConfig({
-    hidden_size: 16,
-    intermediate_size: 32,
-    num_attention_heads: 2,
-    num_hidden_layers: 1,
-    vocab_size: 260,
-    max_position_embeddings: 128,
-  });
-  await Deno.mkdir(`${ROOT}/${rel}/tok`, { recursive: true });
-  await Deno.writeTextFile(
-    `${ROOT}/${rel}/tok/tokenizer.json`,
-    JSON.stringify(byteLevelTokenizerJson()),
-  );
-  await saveModel(`${ROOT}/${rel}/llama`, cfg, initParams(cfg, 1), {
-    tokenizerDir: `${ROOT}/${rel}/tok`,
-  });
+  const { saveTinyLlama } = await import("../lib/posttrain/testing.ts");
+  await saveTinyLlama(`${ROOT}/${rel}/llama`);
   return `${rel}/llama`;
 }
 

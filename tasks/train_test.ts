@@ -118,24 +118,10 @@ Deno.test("deno task train refuses a corrupt shard and a missing model in one li
 });
 
 Deno.test("deno task train sft and dpo run from the command line and refuse bad records in one line", async () => {
-  const { writeByteLevelChatFiles } = await import("../lib/posttrain/byte_chat.ts");
-  const { parseLlamaConfig } = await import("../lib/model/config.ts");
-  const { saveModel } = await import("../lib/model/hf_folder.ts");
-  const { initParams } = await import("../lib/model/params.ts");
+  const { saveTinyLlama } = await import("../lib/posttrain/testing.ts");
   const rel = `runs/test-tmp/post-${crypto.randomUUID().slice(0, 8)}`;
   const dir = `${ROOT}/${rel}`;
-  await Deno.mkdir(`${dir}/tok`, { recursive: true });
-  await Deno.writeTextFile(`${dir}/tok/tokenizer.json`, JSON.stringify(byteLevelTokenizerJson()));
-  await writeByteLevelChatFiles(`${dir}/tok`);
-  const cfg = parseLlamaConfig({
-    hidden_size: 16,
-    intermediate_size: 32,
-    num_attention_heads: 2,
-    num_hidden_layers: 1,
-    vocab_size: 260,
-    max_position_embeddings: 64,
-  });
-  await saveModel(`${dir}/base`, cfg, initParams(cfg, 1), { tokenizerDir: `${dir}/tok` });
+  await saveTinyLlama(`${dir}/base`, { config: { max_position_embeddings: 64 }, chat: true });
   const conv = (q: string, a: string) =>
     JSON.stringify({
       id: q,
@@ -182,8 +168,7 @@ Deno.test("deno task train sft and dpo run from the command line and refuse bad 
   assert.equal(bad.stderr.length, 1, bad.stderr.join("\n"));
   assert.match(bad.stderr[0], /bad\.jsonl:2/);
   assert.match(bad.stderr[0], /robot/);
-  await Deno.remove(`${dir}/tok/tokenizer_config.json`);
-  await saveModel(`${dir}/nochat`, cfg, initParams(cfg, 1), { tokenizerDir: `${dir}/tok` });
+  await saveTinyLlama(`${dir}/nochat`, { config: { max_position_embeddings: 64 } });
   const noTemplate = await task([
     "sft",
     "--data",

@@ -1,31 +1,19 @@
 import assert from "node:assert/strict";
 import { UserError } from "../io/errors.ts";
-import { writeJsonAtomic } from "../io/atomic.ts";
-import { parseLlamaConfig } from "../model/config.ts";
-import { loadModel, saveModel } from "../model/hf_folder.ts";
+import { loadModel } from "../model/hf_folder.ts";
+import { saveTinyLlama } from "../posttrain/testing.ts";
 import { createLlama } from "../model/backend.ts";
-import { initParams } from "../model/params.ts";
 import { byteLevelTokenizerJson, tokenizerFromJson } from "../train/tokenizer.ts";
 import { JikjiModel } from "./jikji_backend.ts";
 import { runTask } from "./runner.ts";
 import { RequestCache } from "./cache.ts";
 import { validateTask } from "./task_file.ts";
 
-const cfg = parseLlamaConfig({
-  hidden_size: 16,
-  intermediate_size: 32,
-  num_attention_heads: 2,
-  num_hidden_layers: 1,
-  vocab_size: 260,
-  max_position_embeddings: 128,
-  tie_word_embeddings: true,
-});
+const CONFIG = { max_position_embeddings: 128, tie_word_embeddings: true };
 
 async function folder(): Promise<string> {
   const dir = await Deno.makeTempDir();
-  await Deno.mkdir(`${dir}/tok`);
-  await writeJsonAtomic(`${dir}/tok/tokenizer.json`, byteLevelTokenizerJson());
-  await saveModel(`${dir}/m`, cfg, initParams(cfg, 5, 0.5), { tokenizerDir: `${dir}/tok` });
+  await saveTinyLlama(`${dir}/m`, { config: CONFIG, seed: 5, std: 0.5 });
   return `${dir}/m`;
 }
 
@@ -41,7 +29,8 @@ Deno.test("JikjiModel.loglikelihood() batches sorted by length and equals one-at
   const got = await m.loglikelihood(reqs);
   // by hand: BOS + context + continuation through the model, one request at a time
   const tok = tokenizerFromJson(byteLevelTokenizerJson());
-  const model = await createLlama(cfg, (await loadModel(dir)).params, { device: "cpu" });
+  const { cfg, params } = await loadModel(dir);
+  const model = await createLlama(cfg, params, { device: "cpu" });
   for (let i = 0; i < 3; i++) {
     const ctx = [tok.bosId!, ...tok.encode(reqs[i].context)];
     const cont = tok.encode(reqs[i].continuation);
