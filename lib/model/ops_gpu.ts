@@ -83,7 +83,6 @@ const _ok = <X>(x: X) => Promise.resolve(x);
 
 /** The GPU ops on runtime `rt`. */
 export function gpuOps(rt: GpuRuntime): Ops<Tensor> {
-  const base = { bytes: 0 };
   return {
     name: "gpu",
     upload: (data, shape, dtype = "f32") => fromArray(rt, data, shape, dtype),
@@ -114,10 +113,7 @@ export function gpuOps(rt: GpuRuntime): Ops<Tensor> {
       rt.copy(src.buffer, dst.buffer, rows * row, srcRow * row, dstRow * row);
     },
     sync: () => rt.sync(),
-    memory() {
-      const r = rt as unknown as { allocatedBytes?: number; peakBytes?: number };
-      return { bytes: (r.allocatedBytes ?? 0) - base.bytes, peak: r.peakBytes ?? 0 };
-    },
+    memory: () => ({ bytes: rt.allocatedBytes, peak: rt.peakBytes }),
     matmul: (a, b, o = {}) =>
       _ok(matmul(rt, a, b, {
         transA: o.transA,
