@@ -19,8 +19,16 @@ import { extendVocabulary } from "../lib/train/extend.ts";
 import { train, type TrainOptions } from "../lib/train/trainer.ts";
 import { repairJsonlTail } from "../lib/train/checkpoint.ts";
 import { TRAIN_OPTIONS } from "../lib/train/options.ts";
-import { DPO_OPTIONS, SFT_OPTIONS } from "../lib/posttrain/options.ts";
-import { posttrain, type PosttrainOptions } from "../lib/posttrain/trainer.ts";
+import {
+  BEST_OF_OPTIONS,
+  DPO_OPTIONS,
+  ONLINE_DPO_OPTIONS,
+  REWARD_OPTIONS,
+  SFT_OPTIONS,
+} from "../lib/posttrain/options.ts";
+import { writeBestOfN } from "../lib/posttrain/best_of.ts";
+import { onlineDpo, type OnlineDpoOptions } from "../lib/posttrain/online_dpo.ts";
+import { posttrain, type PosttrainKind, type PosttrainOptions } from "../lib/posttrain/trainer.ts";
 import { loadChatFormat } from "../lib/posttrain/chat_template.ts";
 import { runChat } from "../lib/posttrain/chat.ts";
 import { posttrainDataSpec, runPosttrainData } from "../lib/posttrain/cli.ts";
@@ -42,10 +50,14 @@ async function* readLines(): AsyncGenerator<string> {
 
 const SUBCOMMANDS = {
   tokenize: "turn JSONL documents into a token shard with a Hugging Face tokenizer.json",
-  sample: "print text generated from a checkpoint (greedy or temperature/top-p with a KV cache)",
+  sample:
+    "print text generated from a checkpoint (greedy or temperature/top-p with a KV cache); --best-of N with a reward model",
   extend: "resize a model's embeddings and LM head to a larger tokenizer (EEVE or N(0, 0.02))",
   sft: "supervised fine-tuning on chat conversations (assistant-token loss, packing)",
   dpo: "preference training on chosen/rejected pairs (sigmoid, ipo, hinge, thunder, simpo)",
+  reward: "a Bradley–Terry reward model on preference pairs (LlamaForSequenceClassification)",
+  "online-dpo":
+    "rounds of sampling, reward-model scoring and DPO against a fixed reference (Kanana)",
   chat: "a terminal chat with a model through its chat template (tokens streamed)",
   "posttrain-data":
     "build SFT conversations and DPO pairs from ../shared/posttrain (eval overlaps dropped)",
@@ -99,6 +111,7 @@ const sampleSpec = {
     temperature: { type: "number", default: 0, min: 0, description: "0 = greedy" },
     top_p: { type: "number", default: 1, min: 0, max: 1, description: "nucleus sampling mass" },
     seed: { type: "integer", default: 0, description: "sampling seed" },
+    ...BEST_OF_OPTIONS,
     device: {
       type: "string",
       default: "auto",
@@ -148,6 +161,17 @@ const postSpecs = {
     summary: SUBCOMMANDS.dpo,
     options: { ...DPO_OPTIONS, ...runOptions() },
   },
+  reward: {
+    name: "train reward",
+    summary: SUBCOMMANDS.reward,
+    options: { ...REWARD_OPTIONS, ...runOptions() },
+  },
+} as const;
+
+const onlineDpoSpec = {
+  name: "train online-dpo",
+  summary: SUBCOMMANDS["online-dpo"],
+  options: { ...ONLINE_DPO_OPTIONS, ...runOptions() },
 } as const;
 
 function runOptions() {
@@ -189,8 +213,8 @@ async function checkpointPusher(
   });
 }
 
-/** Runs `deno task train sft|dpo` (a run folder, resume, the post-training loop). */
-async function runPosttrain(kind: "sft" | "dpo", args: string[]) {
+/** Runs `deno task train sft|dpo|reward` (a run folder, resume, the post-training loop). */
+async function runPosttrain(kind: PosttrainKind, args: string[]) {
   const parsed = await parseOrHelp(postSpecs[kind] as unknown as CommandSpec, args);
   if (!parsed) return;
   const options = parsed.options as Record<string, unknown>;
@@ -229,6 +253,43 @@ async function runPosttrain(kind: "sft" | "dpo", args: string[]) {
   console.log(`run folder: ${run.dir}`);
 }
 
+/** Runs `deno task train online-dpo` (a run folder; `--resume` continues between or within rounds). */
+async function runOnlineDpo(args: string[]) {
+  const parsed = await parseOrHelp(onlineDpoSpec as unknown as CommandSpec, args);
+  if (!parsed) return;
+  const options = parsed.options as Record<string, unknown>;
+  let opts = options as unknown as OnlineDpoOptions;
+  const dir = (options.resume as string) || undefined;
+  if (dir) {
+    try {
+      opts = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
+    } catch {
+      throw new UserError(
+        `--resume ${dir}: not an online-dpo run folder (no readable config.json)`,
+      );
+    }
+    for (const f of ["metrics.jsonl", "log.jsonl"]) await repairJsonlTail(`${dir}/${f}`);
+  }
+  const run = await createRun({
+    task: "train-online-dpo",
+    config: opts as unknown as Record<string, unknown>,
+    seed: opts.seed,
+    runsDir: options.runs_dir as string,
+    dir,
+    gpu: opts.engine !== "cpu",
+  });
+  const r = await onlineDpo(opts, run, { quiet: parsed.quiet });
+  await run.finish(r as unknown as Record<string, unknown>);
+  for (const m of r.rounds) {
+    console.log(
+      `round ${m.round}: mean reward ${m.mean_reward.toFixed(3)}, length ${
+        m.mean_length.toFixed(1)
+      }, KL ${m.kl.toFixed(3)}, pair margin ${m.pair_margin.toFixed(3)}`,
+    );
+  }
+  console.log(`run folder: ${run.dir}`);
+}
+
 if (import.meta.main) {
   await runMain(async () => {
     const sub = Deno.args[0];
@@ -251,7 +312,10 @@ if (import.meta.main) {
       );
       return;
     }
-    if (sub === "sft" || sub === "dpo") return await runPosttrain(sub, Deno.args.slice(1));
+    if (sub === "sft" || sub === "dpo" || sub === "reward") {
+      return await runPosttrain(sub, Deno.args.slice(1));
+    }
+    if (sub === "online-dpo") return await runOnlineDpo(Deno.args.slice(1));
     if (sub === "posttrain-data") {
       const parsed = await parseOrHelp(posttrainDataSpec, Deno.args.slice(1));
       if (!parsed) return;
@@ -299,6 +363,29 @@ if (import.meta.main) {
       const parsed = await parseOrHelp(sampleSpec, Deno.args.slice(1));
       if (!parsed) return;
       const o = parsed.options;
+      if (o.best_of > 0 || o.reward_model) {
+        if (!o.reward_model) {
+          throw new UserError("--best-of: give --reward-model DIR to score with");
+        }
+        if (o.best_of < 1) {
+          throw new UserError("--reward-model: give --best-of N (answers per prompt)");
+        }
+        const n = await writeBestOfN({
+          model: o.model,
+          rewardModel: o.reward_model,
+          prompts: o.prompts,
+          output: o.output,
+          n: o.best_of,
+          temperature: o.temperature,
+          topP: o.top_p,
+          maxNewTokens: o.max_new_tokens,
+          seed: o.seed,
+          seqLen: o.seq_len,
+          device: o.device,
+        });
+        console.log(`${o.output}: ${n} prompts, best of ${o.best_of} each (all rewards in meta)`);
+        return;
+      }
       const { cfg, params } = await loadModel(o.model);
       const tok = await loadTokenizer(o.model);
       const prompt = tok.encode(o.prompt);

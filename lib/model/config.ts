@@ -18,7 +18,11 @@ export interface RopeScaling {
   original_max_position_embeddings: number;
 }
 
-/** A validated LlamaForCausalLM config (names as in Hugging Face). */
+/**
+ * A validated Llama config (names as in Hugging Face): `LlamaForCausalLM`, or
+ * `LlamaForSequenceClassification` (a reward model: `num_labels` scores read by `score.weight` at
+ * the last token that is not `pad_token_id`, and no LM head).
+ */
 export interface LlamaConfig {
   architectures: string[];
   model_type: "llama";
@@ -40,6 +44,18 @@ export interface LlamaConfig {
   bos_token_id: number | null;
   eos_token_id: number | number[] | null;
   torch_dtype: string;
+  /** Set where a value head reads the last token before padding (reward models). */
+  pad_token_id?: number;
+  /** `LlamaForSequenceClassification` only: the number of scores (1 for a reward model). */
+  num_labels?: number;
+}
+
+/** The architecture name of a reward model's folder. */
+export const SEQUENCE_CLASSIFIER = "LlamaForSequenceClassification";
+
+/** True for a `LlamaForSequenceClassification` config (a value head, no LM head). */
+export function isSequenceClassifier(cfg: LlamaConfig): boolean {
+  return cfg.architectures[0] === SEQUENCE_CLASSIFIER;
 }
 
 const KNOWN = new Set([
@@ -71,6 +87,10 @@ const KNOWN = new Set([
   "pretraining_tp",
   "use_cache",
   "_name_or_path",
+  "num_labels",
+  "id2label",
+  "label2id",
+  "problem_type",
 ]);
 
 /**
@@ -121,8 +141,22 @@ export function parseLlamaConfig(raw: unknown, source = "config.json"): LlamaCon
   const mt = o.model_type ?? "llama";
   if (mt !== "llama") bad("model_type", `expected "llama", got ${JSON.stringify(mt)}`);
   const arch = o.architectures ?? ["LlamaForCausalLM"];
-  if (!Array.isArray(arch) || !arch.includes("LlamaForCausalLM")) {
-    bad("architectures", `expected ["LlamaForCausalLM"], got ${JSON.stringify(arch)}`);
+  const archName = Array.isArray(arch) && arch.length === 1 ? arch[0] : undefined;
+  if (archName !== "LlamaForCausalLM" && archName !== SEQUENCE_CLASSIFIER) {
+    bad(
+      "architectures",
+      `expected ["LlamaForCausalLM"] or ["${SEQUENCE_CLASSIFIER}"], got ${JSON.stringify(arch)}`,
+    );
+  }
+  let numLabels: number | undefined;
+  if (archName === SEQUENCE_CLASSIFIER) {
+    const fromMap = o.id2label && typeof o.id2label === "object"
+      ? Object.keys(o.id2label as object).length
+      : undefined;
+    numLabels = int("num_labels", fromMap ?? 1);
+    if (fromMap !== undefined && fromMap !== numLabels) {
+      bad("num_labels", `${numLabels} disagrees with id2label's ${fromMap} labels`);
+    }
   }
   const C = int("hidden_size");
   const NH = int("num_attention_heads");
@@ -187,8 +221,9 @@ export function parseLlamaConfig(raw: unknown, source = "config.json"): LlamaCon
   } else eos = tokenId("eos_token_id");
   const dtype = o.torch_dtype ?? o.dtype ?? "float32";
   if (typeof dtype !== "string") bad("torch_dtype", "expected a string");
+  const pad = tokenId("pad_token_id");
   return {
-    architectures: ["LlamaForCausalLM"],
+    architectures: [archName as string],
     model_type: "llama",
     hidden_size: C,
     intermediate_size: int("intermediate_size"),
@@ -208,6 +243,8 @@ export function parseLlamaConfig(raw: unknown, source = "config.json"): LlamaCon
     bos_token_id: tokenId("bos_token_id"),
     eos_token_id: eos,
     torch_dtype: dtype as string,
+    ...(pad === null ? {} : { pad_token_id: pad }),
+    ...(numLabels === undefined ? {} : { num_labels: numLabels }),
   };
 }
 
@@ -232,8 +269,17 @@ export async function readLlamaConfig(pathOrDir: string): Promise<LlamaConfig> {
 
 /** The `config.json` object to save with a checkpoint (what Hugging Face transformers reads). */
 export function configToJson(cfg: LlamaConfig): Record<string, unknown> {
+  const labels = cfg.num_labels === undefined ? {} : {
+    id2label: Object.fromEntries(
+      Array.from({ length: cfg.num_labels }, (_, i) => [i, `LABEL_${i}`]),
+    ),
+    label2id: Object.fromEntries(
+      Array.from({ length: cfg.num_labels }, (_, i) => [`LABEL_${i}`, i]),
+    ),
+  };
   return {
     ...cfg,
+    ...labels,
     attention_dropout: 0,
     initializer_range: 0.02,
     pretraining_tp: 1,

@@ -255,3 +255,65 @@ export function compareToGolden(
     (res.ok ? "" : `; first over the limit: ${pairs.join(", ")}`);
   return res;
 }
+
+/** What the PyTorch golden script computes for a Hugging Face folder (float64, as lists). */
+export interface PytorchFolderScores {
+  /** (B, T, V), when the folder has an LM head. */
+  logits?: number[][][];
+  /** (B, num_labels) at each row's last non-pad token, for a `score.weight` folder. */
+  scores?: number[][];
+}
+
+/** The PyTorch golden script (`golden/make_golden.py`). */
+export const GOLDEN_SCRIPT = decodeURIComponent(
+  new URL("./golden/make_golden.py", import.meta.url).pathname,
+);
+
+/**
+ * Runs the golden script's PyTorch Llama on a Hugging Face folder's own files
+ * (`make_golden.py --folder DIR`), for tests that check a folder Jikji wrote is the model Python
+ * reads. Returns null, saying loudly that it skipped, where Debian's `/usr/bin/python3` with
+ * `python3-torch` is missing — except under CI (`CI=true`), where that is an error.
+ *
+ * @example
+ * ```ts ignore
+ * const ref = await pytorchFolderScores("runs/x/model", [[1, 2, 3]]);
+ * if (ref) console.log(ref.logits![0][2].length); // V
+ * ```
+ */
+export async function pytorchFolderScores(
+  dir: string,
+  tokens: number[][],
+): Promise<PytorchFolderScores | null> {
+  const skip = (why: string) => {
+    if (Deno.env.get("CI") === "true") throw new Error(`${why} (CI needs it)`);
+    console.warn(`SKIPPED: ${why}`);
+    return null;
+  };
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command("/usr/bin/python3", {
+      args: [GOLDEN_SCRIPT, "--folder", dir],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return skip("/usr/bin/python3 is not installed");
+    throw err;
+  }
+  const w = child.stdin.getWriter();
+  await w.write(new TextEncoder().encode(JSON.stringify({ tokens })));
+  await w.close();
+  const out = await child.output();
+  const stderr = new TextDecoder().decode(out.stderr);
+  if (!out.success) {
+    if (/No module named '(torch|numpy)'/.test(stderr)) {
+      return skip(
+        "PyTorch is not installed for /usr/bin/python3 (apt-get install -y python3-torch)",
+      );
+    }
+    throw new Error(`${GOLDEN_SCRIPT} --folder ${dir} failed: ${stderr.trim()}`);
+  }
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}

@@ -6,6 +6,7 @@ import {
   GOLDEN_K,
   GOLDEN_TINY,
   type GoldenComparison,
+  pytorchFolderScores,
   readGolden,
 } from "./golden.ts";
 import { paramShapes } from "./params.ts";
@@ -114,3 +115,40 @@ gpuTest(
   "Llama on the GPU with --ref-ops attention,rmsnorm,head matches the golden file",
   () => checkBackend("gpu", ["attention", "rmsnorm", "head"]),
 );
+
+Deno.test("a folder saveModel() writes (tied f32, untied bf16) gives PyTorch the logits Jikji computes", async () => {
+  const { saveModel, loadModel } = await import("./hf_folder.ts");
+  const { initParams } = await import("./params.ts");
+  const { parseLlamaConfig } = await import("./config.ts");
+  const tokens = [[1, 5, 9, 2, 7, 3], [4, 4, 8, 0, 6, 11]];
+  for (const [tied, dtype] of [[true, "F32"], [false, "BF16"]] as const) {
+    const dir = await Deno.makeTempDir({ prefix: "golden-folder-" });
+    const cfg = parseLlamaConfig({
+      vocab_size: 40,
+      hidden_size: 16,
+      intermediate_size: 24,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      num_hidden_layers: 2,
+      max_position_embeddings: 64,
+      tie_word_embeddings: tied,
+    });
+    await saveModel(dir, cfg, initParams(cfg, 7, 0.2), { dtype });
+    const ref = await pytorchFolderScores(dir, tokens);
+    if (ref === null) return;
+    const loaded = await loadModel(dir); // what Jikji reads back (bf16 values exactly)
+    const model = await createLlama(loaded.cfg, loaded.params, { device: "cpu" });
+    const B = tokens.length, T = tokens[0].length, V = cfg.vocab_size;
+    const pass = await model.forward({ B, T, tokens: tokens.flat() });
+    const got = await model.logits(pass);
+    model.release(pass);
+    model.destroy();
+    const want = Float32Array.from(ref.logits!.flat(2));
+    assert.equal(got.length, B * T * V);
+    const tol = f32Tolerance(want, GOLDEN_K);
+    let worst = 0;
+    for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i] - want[i]));
+    assert.ok(worst <= tol, `tied ${tied} ${dtype}: max |jikji − pytorch| ${worst} > ${tol}`);
+    await Deno.remove(dir, { recursive: true });
+  }
+});

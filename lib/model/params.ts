@@ -5,14 +5,15 @@
  * @module
  */
 
-import type { LlamaConfig } from "./config.ts";
+import { isSequenceClassifier, type LlamaConfig } from "./config.ts";
 
 /** Parameters (or gradients) by Hugging Face name, f32. */
 export type Params = Map<string, Float32Array>;
 
 /**
  * Every parameter's name and shape, in Hugging Face order. `valueHead` adds
- * `LlamaForSequenceClassification`'s `score.weight` (1, C) (a reward model's scalar head).
+ * `LlamaForSequenceClassification`'s `score.weight` (num_labels, C) (a reward model's scalar
+ * head); a `LlamaForSequenceClassification` config has it and no `lm_head.weight`.
  *
  * @example
  * ```ts
@@ -24,6 +25,7 @@ export type Params = Map<string, Float32Array>;
  * ```
  */
 export function paramShapes(cfg: LlamaConfig, valueHead = false): [string, number[]][] {
+  const classifier = isSequenceClassifier(cfg);
   const C = cfg.hidden_size, F = cfg.intermediate_size, HS = cfg.head_dim;
   const NH = cfg.num_attention_heads, NKV = cfg.num_key_value_heads, V = cfg.vocab_size;
   const out: [string, number[]][] = [["model.embed_tokens.weight", [V, C]]];
@@ -42,8 +44,8 @@ export function paramShapes(cfg: LlamaConfig, valueHead = false): [string, numbe
     );
   }
   out.push(["model.norm.weight", [C]]);
-  if (!cfg.tie_word_embeddings) out.push(["lm_head.weight", [V, C]]);
-  if (valueHead) out.push(["score.weight", [1, C]]);
+  if (!cfg.tie_word_embeddings && !classifier) out.push(["lm_head.weight", [V, C]]);
+  if (valueHead || classifier) out.push(["score.weight", [cfg.num_labels ?? 1, C]]);
   return out;
 }
 

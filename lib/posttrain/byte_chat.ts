@@ -1,7 +1,7 @@
 /**
  * A chat format for the byte-level demo tokenizer (lib/train/tokenizer.ts `byteLevelTokenizerJson`),
- * which lacks Llama 3's header and end-of-turn tokens: Llama's own `chat_template` (from its
- * tokenizer_config.json) with those token names mapped to the demo tokenizer's specials —
+ * which lacks Llama 3's header and end-of-turn tokens: Llama 3.1 Instruct's own `chat_template`
+ * (lib/tokenizer/llama31.ts) with those token names mapped to the demo tokenizer's specials —
  * `<|start_header_id|>` → `<|reserved_0|>`, `<|end_header_id|>` → `<|pad|>`, `<|eot_id|>` →
  * `<|end_of_text|>` (the demo's EOS) — so the demo and tests post-train through the same template
  * machinery as a real Llama 3.1 folder.
@@ -10,12 +10,11 @@
  */
 
 import { writeJsonAtomic } from "../io/atomic.ts";
-import { LLAMA31_TOKENIZER_CONFIG } from "./chat_template.ts";
+import { llama31ChatTemplate } from "../tokenizer/llama31.ts";
 
 /** Writes tokenizer_config.json and generation_config.json for the byte-level tokenizer into `dir`. */
 export async function writeByteLevelChatFiles(dir: string): Promise<void> {
-  const llama = JSON.parse(await Deno.readTextFile(LLAMA31_TOKENIZER_CONFIG));
-  const template = (llama.chat_template as string)
+  const template = (await llama31ChatTemplate())
     .replaceAll("<|start_header_id|>", "<|reserved_0|>")
     .replaceAll("<|end_header_id|>", "<|pad|>")
     .replaceAll("<|eot_id|>", "<|end_of_text|>");

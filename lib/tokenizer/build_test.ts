@@ -7,6 +7,7 @@ import { type BuildOptions, buildTokenizer } from "./build.ts";
 import { isHeldOut, readSplit } from "./corpus.ts";
 import { SPACE_MARK } from "./pretokens.ts";
 import { ENGLISH_LINES, koreanCorpus, LLAMA_PATH } from "./testing.ts";
+import { llama31TokenizerConfig } from "./llama31.ts";
 import { PieceType, UnigramModel } from "./unigram.ts";
 
 async function corpusDir(): Promise<string> {
@@ -56,16 +57,16 @@ Deno.test("buildTokenizer() writes a merged tokenizer, a Unigram vocabulary and 
     await Deno.readTextFile(`${out}/report.md`),
     /\| merged \(Jikji\) \| Korean held-out/,
   );
-  // The chat format travels with the merged tokenizer: Llama 3.1's tokenizer_config.json as it is
-  // (the merge appends ids after its special tokens, so added_tokens_decoder still holds) and the
-  // ids that end a turn.
-  assert.equal(
-    await Deno.readTextFile(`${out}/tokenizer_config.json`),
-    await Deno.readTextFile(LLAMA_PATH.replace(/tokenizer\.json$/, "tokenizer_config.json")),
+  // The chat format travels with the merged tokenizer: Llama 3.1's tokenizer_config.json (the
+  // merge appends ids after its special tokens, so added_tokens_decoder still holds) with Llama
+  // 3.1 Instruct's chat template, and the ids that end a turn.
+  assert.deepEqual(
+    JSON.parse(await Deno.readTextFile(`${out}/tokenizer_config.json`)),
+    await llama31TokenizerConfig(),
   );
   assert.match(
     JSON.parse(await Deno.readTextFile(`${out}/tokenizer_config.json`)).chat_template,
-    /<\|eot_id\|>/,
+    /Cutting Knowledge Date: December 2023/,
   );
   assert.deepEqual(JSON.parse(await Deno.readTextFile(`${out}/generation_config.json`)), {
     bos_token_id: 128000,

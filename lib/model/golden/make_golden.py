@@ -12,6 +12,17 @@ Regenerate (deterministic: seeded, CPU, float64):
 
     /usr/bin/python3 lib/model/golden/make_golden.py lib/model/golden/llama_tiny.bin
 
+Score a Hugging Face folder that Jikji wrote (config.json + model.safetensors), the same float64
+model read from the folder's own files:
+
+    /usr/bin/python3 lib/model/golden/make_golden.py --folder DIR < tokens.json > scores.json
+
+tokens.json is {"tokens": [[id, ...], ...]} (rows of equal length, right-padded with the
+config's pad_token_id where a value head reads them); scores.json has "logits" (B, T, V) when the
+folder has an LM head and, for a `LlamaForSequenceClassification` folder (a `score.weight`),
+"scores" (B, num_labels) read at each row's last token that is not `pad_token_id`, as
+transformers pools them.
+
 File format (version 1, little-endian), read by `lib/model/golden.ts`:
 
     u32 magic 0x4A4B474C ("LGKJ" in byte order; "JKGL" as a little-endian u32)
@@ -180,8 +191,9 @@ def mlp(p, h):
     return (Fn.silu(h @ p["gate_proj"].T) * (h @ p["up_proj"].T)) @ p["down_proj"].T
 
 
-def forward(cfg, params, tokens):
-    """`LlamaForCausalLM.forward` without a cache: logits (B, T, V)."""
+def forward(cfg, params, tokens, head=None):
+    """`LlamaForCausalLM.forward` without a cache: logits (B, T, V); with `head` (O, C), the final
+    hidden states times it instead (`LlamaForSequenceClassification`'s `score`, before pooling)."""
     eps = cfg["rms_norm_eps"]
     dtype = params["model.embed_tokens.weight"].dtype
     cos, sin = rope_cos_sin(cfg, tokens.shape[1], dtype)
@@ -196,8 +208,9 @@ def forward(cfg, params, tokens):
         h = rms_norm(x, params[pre + "post_attention_layernorm.weight"], eps)
         x = x + mlp(lp, h)
     x = rms_norm(x, params["model.norm.weight"], eps)
-    lm = params["model.embed_tokens.weight" if cfg["tie_word_embeddings"] else "lm_head.weight"]
-    return x @ lm.T
+    if head is None:
+        head = params["model.embed_tokens.weight" if cfg["tie_word_embeddings"] else "lm_head.weight"]
+    return x @ head.T
 
 
 def run(cfg, params, tokens, targets, dtype):
@@ -240,9 +253,60 @@ def write(path, header, tensors):
     return 12 + len(js) + offset
 
 
+def read_safetensors(path):
+    """Every tensor of a .safetensors file as float64 (F32, F16 and BF16)."""
+    import numpy as np
+
+    with open(path, "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    data = raw[8 + n :]
+    out = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = t["data_offsets"]
+        buf = data[a:b]
+        if t["dtype"] == "F32":
+            arr = np.frombuffer(buf, dtype="<f4")
+        elif t["dtype"] == "F16":
+            arr = np.frombuffer(buf, dtype="<f2").astype(np.float32)
+        elif t["dtype"] == "BF16":
+            arr = (np.frombuffer(buf, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
+        else:
+            sys.exit(f"{path}: tensor {name} has dtype {t['dtype']}, not a float")
+        out[name] = torch.from_numpy(arr.astype(np.float64).reshape(t["shape"]))
+    return out
+
+
+def score_folder(folder):
+    """Logits (and a value head's pooled scores) of a Hugging Face Llama folder on stdin's rows."""
+    with open(f"{folder}/config.json") as f:
+        cfg = json.load(f)
+    cfg.setdefault("head_dim", cfg["hidden_size"] // cfg["num_attention_heads"])
+    cfg.setdefault("rope_scaling", None)
+    cfg.setdefault("tie_word_embeddings", False)
+    params = read_safetensors(f"{folder}/model.safetensors")
+    tokens = torch.tensor(json.load(sys.stdin)["tokens"], dtype=torch.int64)
+    out = {}
+    if cfg["tie_word_embeddings"] or "lm_head.weight" in params:
+        out["logits"] = forward(cfg, params, tokens).tolist()
+    if "score.weight" in params:
+        values = forward(cfg, params, tokens, head=params["score.weight"])  # (B, T, num_labels)
+        pad = cfg.get("pad_token_id")
+        non_pad = tokens != pad if pad is not None else torch.ones_like(tokens, dtype=torch.bool)
+        last = (torch.arange(tokens.shape[1])[None, :] * non_pad).argmax(-1)
+        out["scores"] = values[torch.arange(tokens.shape[0]), last].tolist()
+    json.dump(out, sys.stdout)
+
+
 def main():
+    if len(sys.argv) == 3 and sys.argv[1] == "--folder":
+        score_folder(sys.argv[2])
+        return
     if len(sys.argv) != 2:
-        sys.exit(f"usage: {sys.argv[0]} OUT.bin")
+        sys.exit(f"usage: {sys.argv[0]} OUT.bin | --folder DIR < tokens.json")
     torch.manual_seed(SEED)
     gen = torch.Generator().manual_seed(SEED)
     params = init_params(CONFIG, gen)
