@@ -169,7 +169,11 @@ export class FilterRunner {
     return `${this.out}/work/done/shard-${String(i).padStart(5, "0")}.json`;
   }
 
-  async #checkPipeline(shards: number): Promise<void> {
+  /**
+   * Records the run's input, shard count and pipeline in `work/pipeline.json`, or checks that the
+   * folder's earlier run had the same (a UserError otherwise).
+   */
+  async prepare(shards: number): Promise<void> {
     await Deno.mkdir(`${this.out}/work/done`, { recursive: true });
     const path = `${this.out}/work/pipeline.json`;
     const want = { input: this.options.input, shards, pipeline: this.options.pipeline };
@@ -207,7 +211,7 @@ export class FilterRunner {
    * Stage 1 of shard `index` of `count`. Skips a shard that finished before (returns false).
    */
   async runShard(index: number, count: number): Promise<boolean> {
-    await this.#checkPipeline(count);
+    await this.prepare(count);
     if (await _exists(this.markerPath(index))) {
       this.#log(`shard ${index}/${count}: finished before, skipped`);
       return false;
@@ -310,7 +314,7 @@ export class FilterRunner {
    * removed documents of each shard (resumable per shard) and `stats.json`. Returns the stats.
    */
   async mergeShards(count: number): Promise<FilterReport> {
-    await this.#checkPipeline(count);
+    await this.prepare(count);
     const missing: number[] = [];
     const markers: ShardMarker[] = [];
     for (let i = 0; i < count; i++) {
@@ -417,12 +421,17 @@ export class FilterRunner {
   }
 
   /**
-   * Runs every shard in this process and merges. Each input file is its own shard (at most
-   * `maxShards`), so a killed run resumes after the last finished file.
+   * The default shard count: one per input file (at most `maxShards`), so a killed run resumes
+   * after the last finished file.
    */
-  async runAll(maxShards = 256): Promise<FilterReport> {
+  async defaultShards(maxShards = 256): Promise<number> {
     const files = await listDocFiles(this.options.input);
-    const n = Math.max(1, Math.min(files.length, maxShards));
+    return Math.max(1, Math.min(files.length, maxShards));
+  }
+
+  /** Runs every shard in this process and merges (`shards` default: {@linkcode defaultShards}). */
+  async runAll(shards?: number): Promise<FilterReport> {
+    const n = shards ?? await this.defaultShards();
     for (let i = 0; i < n; i++) await this.runShard(i, n);
     return await this.mergeShards(n);
   }
