@@ -24,6 +24,9 @@ import { posttrain, type PosttrainOptions } from "../lib/posttrain/trainer.ts";
 import { loadChatFormat } from "../lib/posttrain/chat_template.ts";
 import { runChat } from "../lib/posttrain/chat.ts";
 import { posttrainDataSpec, runPosttrainData } from "../lib/posttrain/cli.ts";
+import { exportMegatron } from "../lib/train/megatron.ts";
+import { loadSources } from "../lib/train/trainer.ts";
+import { readLlamaConfig } from "../lib/model/config.ts";
 
 /** Lines of standard input. */
 async function* readLines(): AsyncGenerator<string> {
@@ -49,6 +52,7 @@ const SUBCOMMANDS = {
   chat: "a terminal chat with a model through its chat template (tokens streamed)",
   "posttrain-data":
     "build SFT conversations and DPO pairs from ../shared/posttrain (eval overlaps dropped)",
+  export: "token shards + mixture as Megatron-LM's indexed dataset (.bin/.idx) and a launch recipe",
 };
 
 const trainSpec = {
@@ -82,6 +86,23 @@ const tokenizeSpec = {
       description: "the shard to write (e.g. data/cache/ko.tok)",
     },
     max_docs: { type: "integer", min: 1, description: "stop after this many documents" },
+  },
+} as const satisfies CommandSpec;
+
+const exportSpec = {
+  name: "train export",
+  summary: SUBCOMMANDS.export,
+  options: {
+    ...TRAIN_OPTIONS,
+    format: {
+      type: "string",
+      default: "megatron",
+      choices: ["megatron"],
+      description: "megatron: MMIDIDX .bin/.idx + pretrain_megatron.sh for Megatron-LM",
+    },
+    output: { type: "string", required: true, description: "folder to write (e.g. runs/megatron)" },
+    gpus: { type: "integer", default: 8, min: 1, description: "GPUs per node of the launch" },
+    nodes: { type: "integer", default: 1, min: 1, description: "nodes of the launch" },
   },
 } as const satisfies CommandSpec;
 
@@ -252,6 +273,35 @@ if (import.meta.main) {
       return;
     }
     if (sub === "sft" || sub === "dpo") return await runPosttrain(sub, Deno.args.slice(1));
+    if (sub === "export") {
+      const parsed = await parseOrHelp(exportSpec, Deno.args.slice(1));
+      if (!parsed) return;
+      const o = parsed.options;
+      const modelFrom = o.init_from || o.model_config;
+      if (!modelFrom) {
+        throw new UserError(
+          "train export: give --init-from MODEL_DIR or --model-config config.json",
+        );
+      }
+      const tokenizer = o.tokenizer || o.init_from;
+      if (!tokenizer) throw new UserError("train export: give --tokenizer tokenizer.json");
+      const r = await exportMegatron({
+        out: o.output.replace(/\/$/, ""),
+        sources: await loadSources(o.data, o.mix),
+        model: await readLlamaConfig(modelFrom),
+        opts: o as unknown as TrainOptions,
+        gpus: o.gpus,
+        nodes: o.nodes,
+        tokenizer,
+      });
+      for (const d of r.datasets) {
+        console.log(
+          `${d.prefix}.{bin,idx}: ${d.documents} documents, ${d.tokens} tokens (${d.dtype})`,
+        );
+      }
+      console.log(`recipe: ${r.recipe}\nlaunch: ${r.script}`);
+      return;
+    }
     if (sub === "posttrain-data") {
       const parsed = await parseOrHelp(posttrainDataSpec, Deno.args.slice(1));
       if (!parsed) return;
