@@ -28,12 +28,10 @@ import { EDIT_RATES, evaluateDedup, lshCurve } from "../lib/filter/dedup_eval.ts
 import { QUALITY_COMMANDS } from "../lib/quality/commands.ts";
 import {
   EXECUTOR_OPTIONS,
+  launchStage,
   mergeRankLogs,
   slurmSettings,
   type SlurmStage,
-  submitStage,
-  unfinishedRanks,
-  waitForJobs,
 } from "../lib/executor/slurm.ts";
 
 const runSpec = {
@@ -132,32 +130,19 @@ async function submitFilter(
     merge: ["filter", "merge", "--output", out, "-q"],
     done: (r) => _exists(runner.markerPath(r)),
   };
-  const sub = await submitStage(stage, settings);
-  run.log(
-    sub.ranks.length > 0
-      ? `submitted ranks ${
-        sub.ranks.join(",")
-      } of ${world} as job array ${sub.array_job}; merge job ${sub.merge_job} after it`
-      : `all ${world} ranks had finished; merge job ${sub.merge_job}`,
-  );
-  console.log(JSON.stringify(sub));
-  if (!options.slurm_wait) {
-    run.close();
-    return 0;
-  }
-  await waitForJobs([sub.array_job ?? "", sub.merge_job ?? ""]);
-  const left = await unfinishedRanks(stage);
-  if (left.length > 0 || !(await _exists(`${out}/stats.json`))) {
-    run.log(
-      `ranks ${left.join(",") || "(none)"} of ${world} did not finish${
-        left.length ? "" : ", the merge did not"
-      }; logs in ${out}/slurm/logs; the same command resubmits only what is left`,
-    );
-    run.close();
+  const { submission, unfinished } = await launchStage(stage, settings, {
+    wait: options.slurm_wait,
+    log: (m) => run.log(m),
+  });
+  console.log(JSON.stringify(submission));
+  run.close();
+  if (!unfinished) return 0;
+  if (unfinished.length > 0) return 1;
+  if (!(await _exists(`${out}/stats.json`))) {
+    console.error(`error: the merge job did not finish; see ${out}/slurm/logs`);
     return 1;
   }
   const report = JSON.parse(await Deno.readTextFile(`${out}/stats.json`)) as FilterReport;
-  run.close();
   console.log(reportText(report, out));
   return 0;
 }

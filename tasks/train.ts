@@ -6,13 +6,21 @@
 
 import { parseOrHelp, runMain } from "../lib/cli/main.ts";
 import { CheckpointPusher } from "../lib/train/hub_push.ts";
-import type { CommandSpec } from "../lib/cli/options.ts";
+import type { CommandSpec, Resolved } from "../lib/cli/options.ts";
 import { progressMode } from "../lib/cli/progress.ts";
 import { UserError } from "../lib/io/errors.ts";
 import { createRun, type RunFolder } from "../lib/run/run_folder.ts";
 import { loadModel, saveModel } from "../lib/model/hf_folder.ts";
 import { loadTokenizer } from "../lib/train/tokenizer.ts";
-import { tokenizeToShard } from "../lib/train/tokenize.ts";
+import {
+  mergeTokenRanks,
+  rankShardDone,
+  rankShardPath,
+  tokenizeToShard,
+} from "../lib/train/tokenize.ts";
+import { EXECUTOR_OPTIONS, launchStage, slurmSettings } from "../lib/executor/slurm.ts";
+import { parseShard } from "../lib/executor/split.ts";
+import { listDocFiles } from "../lib/io/jsonl.ts";
 import { generate } from "../lib/model/generate.ts";
 import { createLlama } from "../lib/model/backend.ts";
 import { extendVocabulary } from "../lib/train/extend.ts";
@@ -77,8 +85,8 @@ const tokenizeSpec = {
   options: {
     tokenizer: {
       type: "string",
-      required: true,
-      description: "tokenizer.json (or a folder holding one)",
+      default: "",
+      description: "tokenizer.json (or a folder holding one); not for --merge",
     },
     output: {
       type: "string",
@@ -86,6 +94,18 @@ const tokenizeSpec = {
       description: "the shard to write (e.g. data/cache/ko.tok)",
     },
     max_docs: { type: "integer", min: 1, description: "stop after this many documents" },
+    world: {
+      type: "integer",
+      min: 1,
+      description: "split the input among N ranks (OUTPUT.ranks/part-RRRRR.tok), then join them",
+    },
+    shard: { type: "string", description: "i/N: tokenize only rank i's part, then --merge" },
+    merge: {
+      type: "boolean",
+      default: false,
+      description: "join the --world rank shards into OUTPUT",
+    },
+    ...EXECUTOR_OPTIONS,
   },
 } as const satisfies CommandSpec;
 
@@ -210,6 +230,79 @@ async function checkpointPusher(
   });
 }
 
+/**
+ * `deno task train tokenize`: one shard, one rank of a split (`--shard`), the join (`--merge`),
+ * every rank in turn (`--world N`), or every rank as a Slurm job array (`--executor slurm`).
+ */
+async function runTokenize(
+  o: Resolved<typeof tokenizeSpec.options>,
+  positionals: string[],
+  quiet: boolean,
+): Promise<number> {
+  const shard = o.shard ? parseShard(o.shard) : undefined;
+  const world = shard?.count ?? o.world;
+  if (shard && o.world !== undefined && o.world !== shard.count) {
+    throw new UserError(`--world ${o.world} and --shard ${o.shard} disagree`);
+  }
+  if (o.merge) {
+    if (world === undefined) throw new UserError("--merge: give --world N");
+    const r = await mergeTokenRanks(o.output, world);
+    console.log(`${o.output}: ${r.docs} documents, ${r.tokens} tokens from ${world} ranks`);
+    return 0;
+  }
+  if (!positionals.length) {
+    throw new UserError("train tokenize: give at least one INPUT.jsonl or folder");
+  }
+  if (!o.tokenizer) throw new UserError("train tokenize: give --tokenizer tokenizer.json");
+  if (world !== undefined && o.max_docs !== undefined) {
+    throw new UserError("--max-docs applies to one shard; drop it or --world/--shard");
+  }
+  if (o.executor === "slurm") {
+    if (shard) throw new UserError("--executor slurm runs every rank; drop --shard");
+    const n = world ?? 1;
+    for (const p of positionals) await listDocFiles(p); // bad input fails before submitting
+    const dir = `${o.output}.ranks/slurm`;
+    await Deno.mkdir(dir, { recursive: true });
+    const { submission, unfinished } = await launchStage(
+      {
+        name: "tokenize",
+        world: n,
+        dir,
+        task: ["train", "tokenize", "--tokenizer", o.tokenizer, "--output", o.output]
+          .concat(["--shard", `{rank}/${n}`, "-q", "--", ...positionals]),
+        merge: ["train", "tokenize", "--merge", "--output", o.output, "--world", String(n), "-q"],
+        done: (r) => rankShardDone(o.output, r),
+      },
+      slurmSettings(o),
+      { wait: o.slurm_wait, log: (m) => quiet || console.error(m) },
+    );
+    console.log(JSON.stringify(submission));
+    return unfinished && unfinished.length > 0 ? 1 : 0;
+  }
+  const tok = await loadTokenizer(o.tokenizer);
+  const ranks = shard ? [shard.index] : world !== undefined ? [...Array(world).keys()] : [null];
+  for (const r of ranks) {
+    if (r !== null && await rankShardDone(o.output, r)) continue;
+    const path = r === null ? o.output : rankShardPath(o.output, r);
+    if (r !== null) await Deno.mkdir(`${o.output}.ranks`, { recursive: true });
+    const res = await tokenizeToShard(tok, positionals, path, {
+      mode: progressMode(quiet),
+      maxDocs: o.max_docs,
+      shard: r === null ? undefined : { index: r, count: world! },
+    });
+    console.log(
+      `${path}: ${res.docs} documents, ${res.tokens} tokens (${
+        (res.chars / Math.max(1, res.tokens)).toFixed(2)
+      } chars/token)`,
+    );
+  }
+  if (!shard && world !== undefined) {
+    const r = await mergeTokenRanks(o.output, world);
+    console.log(`${o.output}: ${r.docs} documents, ${r.tokens} tokens from ${world} ranks`);
+  }
+  return 0;
+}
+
 /** Runs `deno task train sft|dpo` (a run folder, resume, the post-training loop). */
 async function runPosttrain(kind: "sft" | "dpo", args: string[]) {
   const parsed = await parseOrHelp(postSpecs[kind] as unknown as CommandSpec, args);
@@ -256,21 +349,7 @@ if (import.meta.main) {
     if (sub === "tokenize") {
       const parsed = await parseOrHelp(tokenizeSpec, Deno.args.slice(1));
       if (!parsed) return;
-      const { options: o, positionals, quiet } = parsed;
-      if (!positionals.length) {
-        throw new UserError("train tokenize: give at least one INPUT.jsonl or folder");
-      }
-      const tok = await loadTokenizer(o.tokenizer);
-      const r = await tokenizeToShard(tok, positionals, o.output, {
-        mode: progressMode(quiet),
-        maxDocs: o.max_docs,
-      });
-      console.log(
-        `${o.output}: ${r.docs} documents, ${r.tokens} tokens (${
-          (r.chars / Math.max(1, r.tokens)).toFixed(2)
-        } chars/token)`,
-      );
-      return;
+      return await runTokenize(parsed.options, parsed.positionals, parsed.quiet);
     }
     if (sub === "sft" || sub === "dpo") return await runPosttrain(sub, Deno.args.slice(1));
     if (sub === "export") {

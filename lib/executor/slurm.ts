@@ -353,3 +353,45 @@ async function _readOr(path: string): Promise<string | null> {
     return null;
   }
 }
+
+/** What {@linkcode launchStage} reports. */
+export interface Launch {
+  submission: Submission;
+  /** With `wait`: the ranks still without a marker once the jobs ended (empty: all finished). */
+  unfinished?: number[];
+}
+
+/**
+ * Submits `stage` (only its unfinished ranks, then its merge), logs the job ids and, with `wait`,
+ * waits for the jobs to end and reports the ranks that did not finish.
+ */
+export async function launchStage(
+  stage: SlurmStage,
+  settings: SlurmSettings,
+  opts: { wait: boolean; log: (msg: string) => void; run?: CommandRunner },
+): Promise<Launch> {
+  const run = opts.run ?? runCommand;
+  const sub = await submitStage(stage, settings, run);
+  opts.log(
+    sub.ranks.length > 0
+      ? `${stage.name}: ranks ${
+        arraySpec(sub.ranks)
+      } of ${stage.world} submitted as job array ${sub.array_job}${
+        sub.merge_job ? `, merge job ${sub.merge_job} after it (afterok)` : ""
+      }`
+      : `${stage.name}: all ${stage.world} ranks had finished${
+        sub.merge_job ? `; merge job ${sub.merge_job}` : ""
+      }`,
+  );
+  if (!opts.wait) return { submission: sub };
+  await waitForJobs([sub.array_job ?? "", sub.merge_job ?? ""], run);
+  const unfinished = await unfinishedRanks(stage);
+  if (unfinished.length > 0) {
+    opts.log(
+      `${stage.name}: ranks ${
+        arraySpec(unfinished)
+      } of ${stage.world} did not finish (logs: ${stage.dir}/logs); the same command resubmits only them`,
+    );
+  }
+  return { submission: sub, unfinished };
+}

@@ -38,6 +38,7 @@ import {
   KEEP,
 } from "./dedup.ts";
 import { registerFilterSteps } from "./steps.ts";
+import { rankInput } from "../executor/split.ts";
 
 /** A pipeline as written in YAML: a list of `{step_name: {params}}`. */
 export type PipelineSpec = Record<string, Record<string, unknown> | null>[];
@@ -124,14 +125,7 @@ interface ShardMarker {
   seconds: number;
 }
 
-/** Parses `i/N` (0-based i). */
-export function parseShard(s: string): { index: number; count: number } {
-  const m = /^(\d+)\/(\d+)$/.exec(s.trim());
-  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) {
-    throw new UserError(`--shard: expected i/N with 0 ≤ i < N (e.g. 0/4), got "${s}"`);
-  }
-  return { index: Number(m[1]), count: Number(m[2]) };
-}
+export { parseShard } from "../executor/split.ts";
 
 const _part = (i: number) => `part-${String(i).padStart(5, "0")}`;
 
@@ -191,22 +185,6 @@ export class FilterRunner {
     }
   }
 
-  /** Input files and the document filter of shard `index` of `count`. */
-  async #shardInput(index: number, count: number) {
-    const files = await listDocFiles(this.options.input);
-    if (files.length >= count) {
-      return {
-        files: files.filter((_, i) => i % count === index),
-        take: () => true,
-        ownsBadLines: true,
-      };
-    }
-    // fewer files than shards: every shard reads everything and takes every count-th document;
-    // malformed lines are reported by shard 0 only
-    let k = 0;
-    return { files, take: () => (k++ % count) === index, ownsBadLines: index === 0 };
-  }
-
   /**
    * Stage 1 of shard `index` of `count`. Skips a shard that finished before (returns false).
    */
@@ -250,7 +228,11 @@ export class FilterRunner {
       }
       await w.write({ ...doc, meta: { ...doc.meta, removed: { step, reason } } });
     };
-    const { files, take, ownsBadLines } = await this.#shardInput(index, count);
+    const { files, take, ownsBadLines } = rankInput(
+      await listDocFiles(this.options.input),
+      index,
+      count,
+    );
     let read = 0;
     const every = this.options.progressEvery ?? 10000;
     const source = async function* (this: FilterRunner) {
