@@ -1,7 +1,8 @@
 /**
  * `deno task filter run --executor slurm` against a real single-node Slurm (started by
  * lib/executor/slurm_testing.ts): 8 input shards on 4 ranks, one rank cancelled, the same command
- * resubmitting only that rank, and the output identical to a local run.
+ * resubmitting only that rank, and the output identical to a local run; then the next stage
+ * (`train tokenize`, 2 ranks) chained after the filter's merge job.
  */
 
 import assert from "node:assert/strict";
@@ -11,6 +12,8 @@ import { FilterRunner, type PipelineSpec } from "../lib/filter/runner.ts";
 import { slurmTest } from "../lib/executor/slurm_testing.ts";
 import { waitForJobs } from "../lib/executor/slurm.ts";
 import { ROOT, taskStderrLines } from "./_testing.ts";
+import { byteLevelTokenizerJson } from "../lib/train/tokenizer.ts";
+import { readShard } from "../lib/train/shards.ts";
 
 const PIPELINE: PipelineSpec = [
   { normalize: {} },
@@ -72,7 +75,7 @@ const _stats = async (out: string) => {
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 
 slurmTest(
-  "filter --executor slurm: 8 shards on 4 ranks, a cancelled rank resubmitted, output equals a local run",
+  "filter --executor slurm: 8 shards on 4 ranks, a cancelled rank resubmitted, output equals a local run; tokenize chained after its merge",
   async (slurm) => {
     await Deno.mkdir(`${ROOT}/data/cache`, { recursive: true });
     const dir = await Deno.makeTempDir({ dir: `${ROOT}/data/cache`, prefix: "filter-slurm-test-" });
@@ -96,11 +99,9 @@ slurmTest(
         // the array tasks find this deno on PATH (sbatch passes the environment on)
         PATH: `${dirname(Deno.execPath())}:${Deno.env.get("PATH")}`,
       };
-      const filter = async (extra: string[]) => {
+      const run = async (args: string[]) => {
         const out = await new Deno.Command(Deno.execPath(), {
-          args: ["task", "-q", "filter", "run", "--config", `${rel}/pipeline.json`]
-            .concat(["--input", `${rel}/in`, "--output", `${rel}/slurm`, "--world", "4"])
-            .concat(["--executor", "slurm", "-q", ...extra]),
+          args: ["task", "-q", ...args],
           cwd: ROOT,
           env,
           stdout: "piped",
@@ -109,6 +110,12 @@ slurmTest(
         const dec = new TextDecoder();
         return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
       };
+      const filter = (extra: string[]) =>
+        run(
+          ["filter", "run", "--config", `${rel}/pipeline.json`, "--input", `${rel}/in`]
+            .concat(["--output", `${rel}/slurm`, "--world", "4", "--executor", "slurm", "-q"])
+            .concat(extra),
+        );
 
       // 1st submission, held: rank 1 is cancelled before it runs, the others run
       const first = await filter(["--slurm-sbatch=--hold"]);
@@ -130,12 +137,23 @@ slurmTest(
       assert.deepEqual(markers, [true, false, true, true]);
       assert.equal(await exists(`${dir}/slurm/stats.json`), false); // the merge never ran
 
-      // the same command again: only rank 1, then the merge; --slurm-wait reports
-      const second = await filter(["--slurm-wait"]);
+      // the same command again: only rank 1, then the merge; the next stage (tokenize, 2 ranks)
+      // chained after the merge job (afterok) reads the kept documents once they exist
+      const second = await filter([]);
       assert.equal(second.code, 0, second.stderr);
       const sub2 = JSON.parse(second.stdout.trim().split("\n")[0]);
       assert.deepEqual(sub2.ranks, [1]);
-      assert.match(second.stdout, /documents: 48 in/);
+      await Deno.writeTextFile(`${dir}/tokenizer.json`, JSON.stringify(byteLevelTokenizerJson()));
+      const tok = await run(
+        ["train", "tokenize", "--tokenizer", `${rel}/tokenizer.json`]
+          .concat(["--output", `${rel}/kept.tok`, "--world", "2", "--executor", "slurm", "-q"])
+          .concat(["--slurm-after", sub2.merge_job, "--slurm-wait", `${rel}/slurm/kept`]),
+      );
+      assert.equal(tok.code, 0, tok.stderr);
+      const script2 = await Deno.readTextFile(`${dir}/kept.tok.ranks/slurm/tokenize.sbatch`);
+      assert.match(script2, /#SBATCH --array=0-1\n/);
+      const shard = await readShard(`${dir}/kept.tok`);
+      assert.equal(shard.docStarts.length - 1, localReport.docs_out);
 
       assert.deepEqual(await outputs(`${dir}/slurm`), await outputs(`${dir}/local`));
       assert.deepEqual(await _stats(`${dir}/slurm`), await _stats(`${dir}/local`));

@@ -260,7 +260,8 @@ async function runTokenize(
   if (o.executor === "slurm") {
     if (shard) throw new UserError("--executor slurm runs every rank; drop --shard");
     const n = world ?? 1;
-    for (const p of positionals) await listDocFiles(p); // bad input fails before submitting
+    // bad input fails before submitting, unless an earlier stage is still to write it
+    if (!o.slurm_after) { for (const p of positionals) await listDocFiles(p); }
     const dir = `${o.output}.ranks/slurm`;
     await Deno.mkdir(dir, { recursive: true });
     const { submission, unfinished } = await launchStage(
