@@ -115,6 +115,9 @@ async function submitFilter(
     pipeline: options.steps as PipelineSpec,
     where: configPath ?? "steps",
   });
+  if (options.slurm_after && options.world === undefined) {
+    throw new UserError("--slurm-after: give --world N (the input does not exist yet to count)");
+  }
   const world = options.world ?? await runner.defaultShards();
   await runner.prepare(world); // refuses a folder of another run before anything is submitted
   // every rank reads the resolved pipeline from one file (JSON is YAML)
@@ -168,8 +171,9 @@ export const FILTER_SUBCOMMANDS: Record<string, Subcommand> = {
       if (shard && options.world !== undefined && options.world !== shard.count) {
         throw new UserError(`--world ${options.world} and --shard ${options.shard} disagree`);
       }
-      // bad input or a bad pipeline fails before a run folder is made
-      await listDocFiles(options.input);
+      // bad input or a bad pipeline fails before a run folder is made (unless an earlier Slurm
+      // stage is still to write the input)
+      if (!(options.executor === "slurm" && options.slurm_after)) await listDocFiles(options.input);
       await buildPipeline(options.steps as PipelineSpec, configPath ?? "steps");
       if (options.executor === "slurm") return await submitFilter(options, configPath, quiet);
       const run = await createRun({

@@ -254,7 +254,8 @@ export function megatronScript(plan: ExportPlan, dataPath: (string | number)[]):
     "# Written by `deno task train export --format megatron`: continual pretraining with Megatron-LM",
     "# on the exported indexed datasets, with Jikji's settings (recipe.json holds the same values).",
     "# Run from a Megatron-LM checkout (pretrain_gpt.py) with Megatron-Bridge installed, on every node",
-    "# (NODE_RANK, MASTER_ADDR set, e.g. by srun). Data parallel over GPUS x NODES; raise",
+    "# (under srun the node rank is SLURM_NODEID; set MASTER_ADDR to the first node). Data parallel",
+    "# over GPUS x NODES (ZeRO-1: the distributed optimizer); raise",
     "# --tensor-model-parallel-size for models that do not fit one GPU.",
     "set -euo pipefail",
     `OUT=\${OUT:-${_q(plan.out)}}`,
@@ -277,7 +278,7 @@ export function megatronScript(plan: ExportPlan, dataPath: (string | number)[]):
       ]
       : []),
     "# 2. train",
-    "torchrun --nproc_per_node $GPUS --nnodes $NODES --node_rank ${NODE_RANK:-0} \\",
+    "torchrun --nproc_per_node $GPUS --nnodes $NODES --node_rank ${NODE_RANK:-${SLURM_NODEID:-0}} \\",
     "  --master_addr ${MASTER_ADDR:-localhost} --master_port ${MASTER_PORT:-29500} \\",
     "  pretrain_gpt.py \\",
     `  --data-path ${dataPath.map((x) => _q(String(x))).join(" ")} \\`,
