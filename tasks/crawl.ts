@@ -3,6 +3,8 @@
  *
  * - `crawl [run] --config data/configs/crawl.yaml --seeds URL…` crawls into a run folder;
  *   `--out runs/crawl-…` on an existing folder resumes it.
+ * - `crawl run --out OUT --world N [--executor slurm]` splits the hosts among N ranks (a stable
+ *   hash), each crawling into `OUT/rank-RRRRR/`; `crawl merge --out OUT --world N` joins them.
  * - `crawl extract FILE.html [--url URL]` prints the main text the crawler would keep.
  */
 
@@ -14,6 +16,52 @@ import { crawl, hostTable } from "../lib/crawl/crawler.ts";
 import { decodeBody } from "../lib/crawl/charset.ts";
 import { extractPage } from "../lib/crawl/extract.ts";
 import { CRAWL_SPEC, crawlConfigOf } from "../lib/crawl/spec.ts";
+import { mergeCrawlRanks, rankDir, rankDone } from "../lib/crawl/ranks.ts";
+import { parseShard } from "../lib/executor/split.ts";
+import { writeJsonAtomic } from "../lib/io/atomic.ts";
+import {
+  EXECUTOR_OPTIONS,
+  launchStage,
+  mergeRankLogs,
+  slurmSettings,
+} from "../lib/executor/slurm.ts";
+
+const RUN_SPEC = {
+  ...CRAWL_SPEC,
+  options: {
+    ...CRAWL_SPEC.options,
+    shard: {
+      type: "string",
+      description: "i/N: crawl only the hosts of rank i of N, into OUT/rank-0000i (needs --out)",
+    },
+    world: {
+      type: "integer",
+      min: 1,
+      description: "split the hosts among N ranks (stable hash), each into OUT/rank-RRRRR",
+    },
+    ...EXECUTOR_OPTIONS,
+  },
+  subcommands: { run: CRAWL_SPEC.summary, merge: "join the ranks of a crawl split by --world" },
+} as const;
+
+const MERGE_SPEC = {
+  name: "crawl merge",
+  summary: "join the ranks of a crawl split by --world: docs/ links, one per-host summary",
+  options: {
+    out: { type: "string", required: true, description: "the crawl's --out folder" },
+    world: { type: "integer", required: true, min: 1, description: "its number of ranks" },
+  },
+} as const;
+
+/** The crawl settings of parsed run options (without the rank and executor options). */
+function _crawlOptions(o: Record<string, unknown>): Record<string, unknown> {
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(o)) {
+    if (k in EXECUTOR_OPTIONS || k === "shard" || k === "world") continue;
+    rest[k] = v;
+  }
+  return rest;
+}
 
 const EXTRACT_SPEC = {
   name: "crawl extract",
@@ -27,22 +75,81 @@ const EXTRACT_SPEC = {
 
 async function runCrawl(args: string[]): Promise<number | void> {
   const parsed = await parseOrHelp(
-    { ...CRAWL_SPEC, subcommands: { run: CRAWL_SPEC.summary, extract: EXTRACT_SPEC.summary } },
+    {
+      ...RUN_SPEC,
+      subcommands: { ...RUN_SPEC.subcommands, extract: EXTRACT_SPEC.summary },
+    },
     args,
   );
   if (!parsed) return;
   const { options, quiet } = parsed;
-  const config = crawlConfigOf(options as unknown as Record<string, unknown>);
+  const crawlOptions = _crawlOptions(options as unknown as Record<string, unknown>);
+  const config = crawlConfigOf(crawlOptions);
   if (config.seeds.length === 0 && config.sitemaps.length === 0) {
     throw new UserError(
       "nothing to crawl: give --seeds URL or --sitemaps URL (or seeds:/sitemaps: in --config)",
     );
   }
+  const shard = options.shard ? parseShard(options.shard) : undefined;
+  if ((shard || options.world || options.executor === "slurm") && !options.out) {
+    throw new UserError("--shard, --world and --executor slurm need --out (the job's folder)");
+  }
+  if (shard && options.world !== undefined && options.world !== shard.count) {
+    throw new UserError(`--world ${options.world} and --shard ${options.shard} disagree`);
+  }
+  const out = options.out.replace(/\/$/, "");
+  if (options.executor === "slurm") {
+    if (shard) throw new UserError("--executor slurm runs every rank; drop --shard");
+    const world = options.world ?? 1;
+    const run = await createRun({
+      task: "crawl",
+      config: { ...options },
+      dir: out,
+      gpu: false,
+      echo: !quiet,
+    });
+    // every rank reads the resolved crawl settings from one file (JSON is YAML)
+    await Deno.mkdir(`${out}/slurm`, { recursive: true });
+    const cfg = `${out}/slurm/crawl.json`;
+    const { out: _o, runs_dir: _r, config: _c, quiet: _q, help: _h, ...settingsOnly } =
+      crawlOptions;
+    await writeJsonAtomic(cfg, settingsOnly);
+    const { submission, unfinished } = await launchStage(
+      {
+        name: "crawl",
+        world,
+        dir: `${out}/slurm`,
+        task: ["crawl", "run", "--config", cfg, "--out", out, "--shard", `{rank}/${world}`, "-q"],
+        merge: ["crawl", "merge", "--out", out, "--world", String(world), "-q"],
+        done: (r) => rankDone(out, r),
+      },
+      slurmSettings(options),
+      { wait: options.slurm_wait, log: (m) => run.log(m) },
+    );
+    console.log(JSON.stringify(submission));
+    run.close();
+    return unfinished && unfinished.length > 0 ? 1 : 0;
+  }
+  if (!shard && options.world !== undefined) {
+    // every rank in this process, one after another, then the merge
+    for (let r = 0; r < options.world; r++) {
+      if (await rankDone(out, r)) continue;
+      const code = await runCrawl([...args, "--shard", `${r}/${options.world}`]);
+      if (code) return code;
+    }
+    return await runMerge([
+      "--out",
+      out,
+      "--world",
+      String(options.world),
+      ...(quiet ? ["-q"] : []),
+    ]);
+  }
   const run = await createRun({
     task: "crawl",
     config: { ...options },
     runsDir: options.runs_dir,
-    dir: options.out || undefined,
+    dir: shard ? rankDir(out, shard.index) : options.out || undefined,
     gpu: false,
     echo: !quiet,
   });
@@ -53,6 +160,7 @@ async function runCrawl(args: string[]): Promise<number | void> {
       out: run.dir,
       progress: progressMode(quiet),
       log: (m) => run.log(m),
+      hostShard: shard,
     });
   } catch (err) {
     if (err instanceof Error && /is not an http\(s\) URL/.test(err.message)) {
@@ -73,6 +181,29 @@ async function runCrawl(args: string[]): Promise<number | void> {
         `${summary.seconds.toFixed(1)} s; ${summary.queue_left} URLs left in the queue`,
     );
     console.log(`documents: ${run.dir}/docs`);
+  }
+}
+
+async function runMerge(args: string[]): Promise<number | void> {
+  const parsed = await parseOrHelp(MERGE_SPEC, args);
+  if (!parsed) return;
+  const { options, quiet } = parsed;
+  const out = options.out.replace(/\/$/, "");
+  const summary = await mergeCrawlRanks(out, options.world);
+  const run = await createRun({
+    task: "crawl",
+    config: { merge: out, world: options.world },
+    dir: out,
+    gpu: false,
+    echo: !quiet,
+  });
+  const logs = await mergeRankLogs(`${out}/slurm`, "crawl");
+  if (logs) run.log(`per-rank logs of the Slurm jobs: ${logs}`);
+  await run.finish({ ...summary });
+  if (!quiet) {
+    console.log(hostTable(summary));
+    console.log(`${summary.pages} pages, ${summary.docs} documents from ${options.world} ranks`);
+    console.log(`documents: ${out}/docs`);
   }
 }
 
@@ -106,6 +237,7 @@ if (import.meta.main) {
     const [sub, ...rest] = Deno.args;
     if (sub === "extract") return await runExtract(rest);
     if (sub === "run") return await runCrawl(rest);
+    if (sub === "merge") return await runMerge(rest);
     return await runCrawl(Deno.args);
   });
 }

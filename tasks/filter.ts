@@ -10,6 +10,8 @@ import { UserError } from "../lib/io/errors.ts";
 import { listDocFiles } from "../lib/io/jsonl.ts";
 import { Progress, progressMode } from "../lib/cli/progress.ts";
 import { createRun } from "../lib/run/run_folder.ts";
+import { writeJsonAtomic } from "../lib/io/atomic.ts";
+import type { Resolved } from "../lib/cli/options.ts";
 import {
   buildPipeline,
   checkPipelineSpec,
@@ -24,6 +26,13 @@ import { listSteps, stepFactory } from "../lib/pipeline/registry.ts";
 import { evaluatePii, generatePiiSet } from "../lib/filter/pii_eval.ts";
 import { EDIT_RATES, evaluateDedup, lshCurve } from "../lib/filter/dedup_eval.ts";
 import { QUALITY_COMMANDS } from "../lib/quality/commands.ts";
+import {
+  EXECUTOR_OPTIONS,
+  launchStage,
+  mergeRankLogs,
+  slurmSettings,
+  type SlurmStage,
+} from "../lib/executor/slurm.ts";
 
 const runSpec = {
   name: "filter run",
@@ -36,12 +45,18 @@ const runSpec = {
     },
     output: { type: "string", description: "output folder (default: a new runs/filter-<time>/)" },
     shard: { type: "string", description: "i/N: run only shard i of N, then `filter merge`" },
+    world: {
+      type: "integer",
+      min: 1,
+      description: "number of shards (ranks) (default: one per input file, at most 256)",
+    },
     steps: {
       type: "any",
       default: DEFAULT_PIPELINE,
       validate: checkPipelineSpec,
       description: "the pipeline: a list of {step: {params}} (see `filter steps`)",
     },
+    ...EXECUTOR_OPTIONS,
   },
 } as const;
 
@@ -70,6 +85,80 @@ export function reportText(r: FilterReport, out: string): string {
   return lines.join("\n");
 }
 
+type RunOptions = Resolved<typeof runSpec.options>;
+
+/**
+ * `filter run --executor slurm`: one job array over the ranks without a completion marker, each
+ * running `deno task filter run --shard RANK/N`, and `filter merge` after them (afterok).
+ */
+async function submitFilter(
+  options: RunOptions,
+  configPath: string | undefined,
+  quiet: boolean,
+): Promise<number> {
+  if (options.shard) throw new UserError("--executor slurm runs every shard; drop --shard");
+  if (!options.output) {
+    throw new UserError("--executor slurm: give --output, a folder every compute node can reach");
+  }
+  const settings = slurmSettings(options);
+  const out = options.output.replace(/\/$/, "");
+  const run = await createRun({
+    task: "filter",
+    config: options as Record<string, unknown>,
+    dir: out,
+    echo: !quiet,
+    gpu: false,
+  });
+  const runner = new FilterRunner({
+    input: options.input,
+    output: out,
+    pipeline: options.steps as PipelineSpec,
+    where: configPath ?? "steps",
+  });
+  if (options.slurm_after && options.world === undefined) {
+    throw new UserError("--slurm-after: give --world N (the input does not exist yet to count)");
+  }
+  const world = options.world ?? await runner.defaultShards();
+  await runner.prepare(world); // refuses a folder of another run before anything is submitted
+  // every rank reads the resolved pipeline from one file (JSON is YAML)
+  await Deno.mkdir(`${out}/slurm`, { recursive: true });
+  const steps = `${out}/slurm/steps.json`;
+  await writeJsonAtomic(steps, { steps: options.steps });
+  const stage: SlurmStage = {
+    name: "filter",
+    world,
+    dir: `${out}/slurm`,
+    task: ["filter", "run", "--input", options.input, "--output", out, "--config", steps]
+      .concat(["--shard", `{rank}/${world}`, "-q"]),
+    merge: ["filter", "merge", "--output", out, "-q"],
+    done: (r) => _exists(runner.markerPath(r)),
+  };
+  const { submission, unfinished } = await launchStage(stage, settings, {
+    wait: options.slurm_wait,
+    log: (m) => run.log(m),
+  });
+  console.log(JSON.stringify(submission));
+  run.close();
+  if (!unfinished) return 0;
+  if (unfinished.length > 0) return 1;
+  if (!(await _exists(`${out}/stats.json`))) {
+    console.error(`error: the merge job did not finish; see ${out}/slurm/logs`);
+    return 1;
+  }
+  const report = JSON.parse(await Deno.readTextFile(`${out}/stats.json`)) as FilterReport;
+  console.log(reportText(report, out));
+  return 0;
+}
+
+async function _exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** The subcommands; other stages add theirs (e.g. `train-lm`). */
 export const FILTER_SUBCOMMANDS: Record<string, Subcommand> = {
   run: {
@@ -79,9 +168,14 @@ export const FILTER_SUBCOMMANDS: Record<string, Subcommand> = {
       if (!parsed) return;
       const { options, quiet, configPath } = parsed;
       const shard = options.shard ? parseShard(options.shard) : null;
-      // bad input or a bad pipeline fails before a run folder is made
-      await listDocFiles(options.input);
+      if (shard && options.world !== undefined && options.world !== shard.count) {
+        throw new UserError(`--world ${options.world} and --shard ${options.shard} disagree`);
+      }
+      // bad input or a bad pipeline fails before a run folder is made (unless an earlier Slurm
+      // stage is still to write the input)
+      if (!(options.executor === "slurm" && options.slurm_after)) await listDocFiles(options.input);
       await buildPipeline(options.steps as PipelineSpec, configPath ?? "steps");
+      if (options.executor === "slurm") return await submitFilter(options, configPath, quiet);
       const run = await createRun({
         task: "filter",
         config: options as Record<string, unknown>,
@@ -111,10 +205,11 @@ export const FILTER_SUBCOMMANDS: Record<string, Subcommand> = {
         run.close();
         return;
       }
-      const report = await runner.runAll();
+      const report = await runner.runAll(options.world);
       progress.done();
       await run.finish({ report });
       console.log(reportText(report, run.dir));
+      return 0;
     },
   },
   merge: {
@@ -145,6 +240,8 @@ export const FILTER_SUBCOMMANDS: Record<string, Subcommand> = {
         log: (m) => run.log(m),
       });
       const report = await runner.mergeShards(saved.shards);
+      const logs = await mergeRankLogs(`${out}/slurm`, "filter");
+      if (logs) run.log(`per-rank logs of the Slurm jobs: ${logs}`);
       await run.finish({ report });
       console.log(reportText(report, out));
     },

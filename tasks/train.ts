@@ -6,13 +6,21 @@
 
 import { parseOrHelp, runMain } from "../lib/cli/main.ts";
 import { CheckpointPusher } from "../lib/train/hub_push.ts";
-import type { CommandSpec } from "../lib/cli/options.ts";
+import type { CommandSpec, Resolved } from "../lib/cli/options.ts";
 import { progressMode } from "../lib/cli/progress.ts";
 import { UserError } from "../lib/io/errors.ts";
 import { createRun, type RunFolder } from "../lib/run/run_folder.ts";
 import { loadModel, saveModel } from "../lib/model/hf_folder.ts";
 import { loadTokenizer } from "../lib/train/tokenizer.ts";
-import { tokenizeToShard } from "../lib/train/tokenize.ts";
+import {
+  mergeTokenRanks,
+  rankShardDone,
+  rankShardPath,
+  tokenizeToShard,
+} from "../lib/train/tokenize.ts";
+import { EXECUTOR_OPTIONS, launchStage, slurmSettings } from "../lib/executor/slurm.ts";
+import { parseShard } from "../lib/executor/split.ts";
+import { listDocFiles } from "../lib/io/jsonl.ts";
 import { generate } from "../lib/model/generate.ts";
 import { createLlama } from "../lib/model/backend.ts";
 import { extendVocabulary } from "../lib/train/extend.ts";
@@ -32,6 +40,9 @@ import { posttrain, type PosttrainKind, type PosttrainOptions } from "../lib/pos
 import { loadChatFormat } from "../lib/posttrain/chat_template.ts";
 import { runChat } from "../lib/posttrain/chat.ts";
 import { posttrainDataSpec, runPosttrainData } from "../lib/posttrain/cli.ts";
+import { exportMegatron } from "../lib/train/megatron.ts";
+import { loadSources } from "../lib/train/trainer.ts";
+import { readLlamaConfig } from "../lib/model/config.ts";
 
 /** Lines of standard input. */
 async function* readLines(): AsyncGenerator<string> {
@@ -61,6 +72,7 @@ const SUBCOMMANDS = {
   chat: "a terminal chat with a model through its chat template (tokens streamed)",
   "posttrain-data":
     "build SFT conversations and DPO pairs from ../shared/posttrain (eval overlaps dropped)",
+  export: "token shards + mixture as Megatron-LM's indexed dataset (.bin/.idx) and a launch recipe",
 };
 
 const trainSpec = {
@@ -85,8 +97,8 @@ const tokenizeSpec = {
   options: {
     tokenizer: {
       type: "string",
-      required: true,
-      description: "tokenizer.json (or a folder holding one)",
+      default: "",
+      description: "tokenizer.json (or a folder holding one); not for --merge",
     },
     output: {
       type: "string",
@@ -94,6 +106,35 @@ const tokenizeSpec = {
       description: "the shard to write (e.g. data/cache/ko.tok)",
     },
     max_docs: { type: "integer", min: 1, description: "stop after this many documents" },
+    world: {
+      type: "integer",
+      min: 1,
+      description: "split the input among N ranks (OUTPUT.ranks/part-RRRRR.tok), then join them",
+    },
+    shard: { type: "string", description: "i/N: tokenize only rank i's part, then --merge" },
+    merge: {
+      type: "boolean",
+      default: false,
+      description: "join the --world rank shards into OUTPUT",
+    },
+    ...EXECUTOR_OPTIONS,
+  },
+} as const satisfies CommandSpec;
+
+const exportSpec = {
+  name: "train export",
+  summary: SUBCOMMANDS.export,
+  options: {
+    ...TRAIN_OPTIONS,
+    format: {
+      type: "string",
+      default: "megatron",
+      choices: ["megatron"],
+      description: "megatron: MMIDIDX .bin/.idx + pretrain_megatron.sh for Megatron-LM",
+    },
+    output: { type: "string", required: true, description: "folder to write (e.g. runs/megatron)" },
+    gpus: { type: "integer", default: 8, min: 1, description: "GPUs per node of the launch" },
+    nodes: { type: "integer", default: 1, min: 1, description: "nodes of the launch" },
   },
 } as const satisfies CommandSpec;
 
@@ -213,6 +254,80 @@ async function checkpointPusher(
   });
 }
 
+/**
+ * `deno task train tokenize`: one shard, one rank of a split (`--shard`), the join (`--merge`),
+ * every rank in turn (`--world N`), or every rank as a Slurm job array (`--executor slurm`).
+ */
+async function runTokenize(
+  o: Resolved<typeof tokenizeSpec.options>,
+  positionals: string[],
+  quiet: boolean,
+): Promise<number> {
+  const shard = o.shard ? parseShard(o.shard) : undefined;
+  const world = shard?.count ?? o.world;
+  if (shard && o.world !== undefined && o.world !== shard.count) {
+    throw new UserError(`--world ${o.world} and --shard ${o.shard} disagree`);
+  }
+  if (o.merge) {
+    if (world === undefined) throw new UserError("--merge: give --world N");
+    const r = await mergeTokenRanks(o.output, world);
+    console.log(`${o.output}: ${r.docs} documents, ${r.tokens} tokens from ${world} ranks`);
+    return 0;
+  }
+  if (!positionals.length) {
+    throw new UserError("train tokenize: give at least one INPUT.jsonl or folder");
+  }
+  if (!o.tokenizer) throw new UserError("train tokenize: give --tokenizer tokenizer.json");
+  if (world !== undefined && o.max_docs !== undefined) {
+    throw new UserError("--max-docs applies to one shard; drop it or --world/--shard");
+  }
+  if (o.executor === "slurm") {
+    if (shard) throw new UserError("--executor slurm runs every rank; drop --shard");
+    const n = world ?? 1;
+    // bad input fails before submitting, unless an earlier stage is still to write it
+    if (!o.slurm_after) { for (const p of positionals) await listDocFiles(p); }
+    const dir = `${o.output}.ranks/slurm`;
+    await Deno.mkdir(dir, { recursive: true });
+    const { submission, unfinished } = await launchStage(
+      {
+        name: "tokenize",
+        world: n,
+        dir,
+        task: ["train", "tokenize", "--tokenizer", o.tokenizer, "--output", o.output]
+          .concat(["--shard", `{rank}/${n}`, "-q", "--", ...positionals]),
+        merge: ["train", "tokenize", "--merge", "--output", o.output, "--world", String(n), "-q"],
+        done: (r) => rankShardDone(o.output, r),
+      },
+      slurmSettings(o),
+      { wait: o.slurm_wait, log: (m) => quiet || console.error(m) },
+    );
+    console.log(JSON.stringify(submission));
+    return unfinished && unfinished.length > 0 ? 1 : 0;
+  }
+  const tok = await loadTokenizer(o.tokenizer);
+  const ranks = shard ? [shard.index] : world !== undefined ? [...Array(world).keys()] : [null];
+  for (const r of ranks) {
+    if (r !== null && await rankShardDone(o.output, r)) continue;
+    const path = r === null ? o.output : rankShardPath(o.output, r);
+    if (r !== null) await Deno.mkdir(`${o.output}.ranks`, { recursive: true });
+    const res = await tokenizeToShard(tok, positionals, path, {
+      mode: progressMode(quiet),
+      maxDocs: o.max_docs,
+      shard: r === null ? undefined : { index: r, count: world! },
+    });
+    console.log(
+      `${path}: ${res.docs} documents, ${res.tokens} tokens (${
+        (res.chars / Math.max(1, res.tokens)).toFixed(2)
+      } chars/token)`,
+    );
+  }
+  if (!shard && world !== undefined) {
+    const r = await mergeTokenRanks(o.output, world);
+    console.log(`${o.output}: ${r.docs} documents, ${r.tokens} tokens from ${world} ranks`);
+  }
+  return 0;
+}
+
 /** Runs `deno task train sft|dpo|reward` (a run folder, resume, the post-training loop). */
 async function runPosttrain(kind: PosttrainKind, args: string[]) {
   const parsed = await parseOrHelp(postSpecs[kind] as unknown as CommandSpec, args);
@@ -296,26 +411,41 @@ if (import.meta.main) {
     if (sub === "tokenize") {
       const parsed = await parseOrHelp(tokenizeSpec, Deno.args.slice(1));
       if (!parsed) return;
-      const { options: o, positionals, quiet } = parsed;
-      if (!positionals.length) {
-        throw new UserError("train tokenize: give at least one INPUT.jsonl or folder");
-      }
-      const tok = await loadTokenizer(o.tokenizer);
-      const r = await tokenizeToShard(tok, positionals, o.output, {
-        mode: progressMode(quiet),
-        maxDocs: o.max_docs,
-      });
-      console.log(
-        `${o.output}: ${r.docs} documents, ${r.tokens} tokens (${
-          (r.chars / Math.max(1, r.tokens)).toFixed(2)
-        } chars/token)`,
-      );
-      return;
+      return await runTokenize(parsed.options, parsed.positionals, parsed.quiet);
     }
     if (sub === "sft" || sub === "dpo" || sub === "reward") {
       return await runPosttrain(sub, Deno.args.slice(1));
     }
     if (sub === "online-dpo") return await runOnlineDpo(Deno.args.slice(1));
+    if (sub === "export") {
+      const parsed = await parseOrHelp(exportSpec, Deno.args.slice(1));
+      if (!parsed) return;
+      const o = parsed.options;
+      const modelFrom = o.init_from || o.model_config;
+      if (!modelFrom) {
+        throw new UserError(
+          "train export: give --init-from MODEL_DIR or --model-config config.json",
+        );
+      }
+      const tokenizer = o.tokenizer || o.init_from;
+      if (!tokenizer) throw new UserError("train export: give --tokenizer tokenizer.json");
+      const r = await exportMegatron({
+        out: o.output.replace(/\/$/, ""),
+        sources: await loadSources(o.data, o.mix),
+        model: await readLlamaConfig(modelFrom),
+        opts: o as unknown as TrainOptions,
+        gpus: o.gpus,
+        nodes: o.nodes,
+        tokenizer,
+      });
+      for (const d of r.datasets) {
+        console.log(
+          `${d.prefix}.{bin,idx}: ${d.documents} documents, ${d.tokens} tokens (${d.dtype})`,
+        );
+      }
+      console.log(`recipe: ${r.recipe}\nlaunch: ${r.script}`);
+      return;
+    }
     if (sub === "posttrain-data") {
       const parsed = await parseOrHelp(posttrainDataSpec, Deno.args.slice(1));
       if (!parsed) return;

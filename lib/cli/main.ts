@@ -58,18 +58,19 @@ export async function parseOrHelp<S extends OptionsSpec>(
 /** A subcommand of a task with several (`deno task filter run`, `deno task tokenizer train`, …). */
 export interface Subcommand {
   summary: string;
-  main(args: string[]): Promise<void>;
+  /** Runs it; a number is the exit status. */
+  main(args: string[]): Promise<void | number>;
 }
 
 /**
  * Runs the subcommand named by `args[0]` with the rest; with no name or `--help`, prints `top`'s
- * help (which lists the subcommands).
+ * help (which lists the subcommands). Returns the subcommand's exit status, if it gave one.
  */
 export async function dispatchSubcommand(
   top: CommandSpec,
   subcommands: Record<string, Subcommand>,
   args: string[],
-): Promise<void> {
+): Promise<void | number> {
   const [sub, ...rest] = args;
   if (sub === undefined || sub === "--help" || sub === "-h") {
     console.log(helpText(top));
@@ -81,5 +82,5 @@ export async function dispatchSubcommand(
       `unknown subcommand "${sub}" (known: ${Object.keys(subcommands).join(", ")})`,
     );
   }
-  await cmd.main(rest);
+  return await cmd.main(rest);
 }

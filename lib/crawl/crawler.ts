@@ -28,6 +28,7 @@ import { RobotsCache, type RobotsRules } from "./robots.ts";
 import { parseSitemap, SITEMAP_MAX_BYTES, sitemapText } from "./sitemap.ts";
 import { normalizeUrl, outOfScope, type UrlScope } from "./url.ts";
 import { WarcWriter } from "./warc.ts";
+import { fnv1a } from "../filter/minhash.ts";
 
 /** Everything a crawl is told (the task's options, snake_case as in the YAML config). */
 export interface CrawlConfig {
@@ -96,6 +97,16 @@ export interface CrawlRunOptions {
   log?: (msg: string) => void;
   /** fetch implementation (tests). */
   fetch?: typeof fetch;
+  /**
+   * Crawl only the hosts of rank `index` of `count` ({@linkcode hostRank}): every URL and sitemap
+   * of one host goes to one rank, so per-host politeness holds across the ranks of a job.
+   */
+  hostShard?: { index: number; count: number };
+}
+
+/** The rank of `host` among `count` ranks: FNV-1a of the lower-cased host, mod `count`. */
+export function hostRank(host: string, count: number): number {
+  return fnv1a(host.toLowerCase()) % count;
 }
 
 function _emptyStats(): HostStats {
@@ -286,9 +297,11 @@ export async function crawl(config: CrawlConfig, options: CrawlRunOptions): Prom
   const warc = config.warc ? await WarcWriter.open(`${out}/warc`) : undefined;
 
   // ---- seeds, on a fresh crawl ----
+  const shard = options.hostShard;
+  const ours = (url: string) => !shard || hostRank(new URL(url).host, shard.count) === shard.index;
   const queueIfNew = (url: string, depth: number, into: QueuedUrl[]) => {
     if (seen.has(url) || depth > config.max_depth) return;
-    if (outOfScope(url, scope)) return;
+    if (outOfScope(url, scope) || !ours(url)) return;
     seen.add(url);
     into.push([url, depth]);
   };
@@ -306,13 +319,13 @@ export async function crawl(config: CrawlConfig, options: CrawlRunOptions): Prom
   }
   for (const it of addedOrder) if (!done.has(it[0])) frontier.push(it);
   // sitemaps named by the config or the seeds' robots.txt (those done are skipped below)
-  sitemapsPending.push(...sitemapSeeds);
+  sitemapsPending.push(...sitemapSeeds.filter(ours));
   if (config.robots_sitemaps) {
-    for (const origin of new Set(seeds.map((s) => new URL(s).origin))) {
+    for (const origin of new Set(seeds.filter(ours).map((s) => new URL(s).origin))) {
       const rules = await robots.rulesFor(origin);
       for (const sm of rules.sitemaps) {
         const u = normalizeUrl(sm, origin);
-        if (u && !sitemapsPending.includes(u)) sitemapsPending.push(u);
+        if (u && ours(u) && !sitemapsPending.includes(u)) sitemapsPending.push(u);
       }
     }
   }
@@ -346,7 +359,7 @@ export async function crawl(config: CrawlConfig, options: CrawlRunOptions): Prom
       }
     }
     journal.append({ k: "sitemap", url: sm, outcome, urls: found, sitemaps: children });
-    sitemapsPending.push(...children);
+    sitemapsPending.push(...children.filter(ours));
     for (const it of found) frontier.push(it);
     log(`sitemap ${sm}: ${outcome}, ${found.length} new URLs, ${children.length} sitemaps`);
   }

@@ -38,6 +38,7 @@ import {
   KEEP,
 } from "./dedup.ts";
 import { registerFilterSteps } from "./steps.ts";
+import { rankInput } from "../executor/split.ts";
 
 /** A pipeline as written in YAML: a list of `{step_name: {params}}`. */
 export type PipelineSpec = Record<string, Record<string, unknown> | null>[];
@@ -124,14 +125,7 @@ interface ShardMarker {
   seconds: number;
 }
 
-/** Parses `i/N` (0-based i). */
-export function parseShard(s: string): { index: number; count: number } {
-  const m = /^(\d+)\/(\d+)$/.exec(s.trim());
-  if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2])) {
-    throw new UserError(`--shard: expected i/N with 0 ≤ i < N (e.g. 0/4), got "${s}"`);
-  }
-  return { index: Number(m[1]), count: Number(m[2]) };
-}
+export { parseShard } from "../executor/split.ts";
 
 const _part = (i: number) => `part-${String(i).padStart(5, "0")}`;
 
@@ -169,7 +163,11 @@ export class FilterRunner {
     return `${this.out}/work/done/shard-${String(i).padStart(5, "0")}.json`;
   }
 
-  async #checkPipeline(shards: number): Promise<void> {
+  /**
+   * Records the run's input, shard count and pipeline in `work/pipeline.json`, or checks that the
+   * folder's earlier run had the same (a UserError otherwise).
+   */
+  async prepare(shards: number): Promise<void> {
     await Deno.mkdir(`${this.out}/work/done`, { recursive: true });
     const path = `${this.out}/work/pipeline.json`;
     const want = { input: this.options.input, shards, pipeline: this.options.pipeline };
@@ -187,27 +185,11 @@ export class FilterRunner {
     }
   }
 
-  /** Input files and the document filter of shard `index` of `count`. */
-  async #shardInput(index: number, count: number) {
-    const files = await listDocFiles(this.options.input);
-    if (files.length >= count) {
-      return {
-        files: files.filter((_, i) => i % count === index),
-        take: () => true,
-        ownsBadLines: true,
-      };
-    }
-    // fewer files than shards: every shard reads everything and takes every count-th document;
-    // malformed lines are reported by shard 0 only
-    let k = 0;
-    return { files, take: () => (k++ % count) === index, ownsBadLines: index === 0 };
-  }
-
   /**
    * Stage 1 of shard `index` of `count`. Skips a shard that finished before (returns false).
    */
   async runShard(index: number, count: number): Promise<boolean> {
-    await this.#checkPipeline(count);
+    await this.prepare(count);
     if (await _exists(this.markerPath(index))) {
       this.#log(`shard ${index}/${count}: finished before, skipped`);
       return false;
@@ -246,7 +228,11 @@ export class FilterRunner {
       }
       await w.write({ ...doc, meta: { ...doc.meta, removed: { step, reason } } });
     };
-    const { files, take, ownsBadLines } = await this.#shardInput(index, count);
+    const { files, take, ownsBadLines } = rankInput(
+      await listDocFiles(this.options.input),
+      index,
+      count,
+    );
     let read = 0;
     const every = this.options.progressEvery ?? 10000;
     const source = async function* (this: FilterRunner) {
@@ -310,7 +296,7 @@ export class FilterRunner {
    * removed documents of each shard (resumable per shard) and `stats.json`. Returns the stats.
    */
   async mergeShards(count: number): Promise<FilterReport> {
-    await this.#checkPipeline(count);
+    await this.prepare(count);
     const missing: number[] = [];
     const markers: ShardMarker[] = [];
     for (let i = 0; i < count; i++) {
@@ -417,12 +403,17 @@ export class FilterRunner {
   }
 
   /**
-   * Runs every shard in this process and merges. Each input file is its own shard (at most
-   * `maxShards`), so a killed run resumes after the last finished file.
+   * The default shard count: one per input file (at most `maxShards`), so a killed run resumes
+   * after the last finished file.
    */
-  async runAll(maxShards = 256): Promise<FilterReport> {
+  async defaultShards(maxShards = 256): Promise<number> {
     const files = await listDocFiles(this.options.input);
-    const n = Math.max(1, Math.min(files.length, maxShards));
+    return Math.max(1, Math.min(files.length, maxShards));
+  }
+
+  /** Runs every shard in this process and merges (`shards` default: {@linkcode defaultShards}). */
+  async runAll(shards?: number): Promise<FilterReport> {
+    const n = shards ?? await this.defaultShards();
     for (let i = 0; i < n; i++) await this.runShard(i, n);
     return await this.mergeShards(n);
   }
