@@ -9,7 +9,7 @@ import { UserError } from "../lib/io/errors.ts";
 import { createRun } from "../lib/run/run_folder.ts";
 import { BACKENDS, createModel, readTrainingText } from "../lib/eval/backends.ts";
 import { evaluateSuite } from "../lib/eval/suite.ts";
-import { listTaskFiles, readTaskFile } from "../lib/eval/task_file.ts";
+import { listTaskFiles, readSuiteFile, readTaskFile } from "../lib/eval/task_file.ts";
 import {
   countTokens,
   loadTokenizer,
@@ -201,7 +201,7 @@ if (import.meta.main) {
       await run.finish({ tasks: results.length, skipped_tasks: skipped.length });
       console.log(await Deno.readTextFile(run.path("results.md")));
       console.log(`run folder: ${run.dir}`);
-      return skipped.length && results.length === 0 ? 2 : 0;
+      return 0;
     }
     if (sub === "tokens") {
       const p = await parseOrHelp(tokensSpec, args);
@@ -254,7 +254,12 @@ if (import.meta.main) {
       let bad = 0;
       for (const file of await _files(p.positionals)) {
         try {
-          const task = await readTaskFile(file);
+          const read = await readSuiteFile(file);
+          if ("group" in read) {
+            console.log(`${file}: group ${read.group.group} of ${read.group.task.join(", ")}`);
+            continue;
+          }
+          const task = read.task;
           const d = await loadTaskData(task, { dataRoot: o.data_root, cacheDir: o.cache_dir });
           const { instances, skipped } = buildInstances(task, d, o.limit);
           console.log(`${file}: ${instances.length} rows ok, ${skipped.length} skipped`);

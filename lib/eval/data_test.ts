@@ -7,7 +7,7 @@ Deno.test("parseRows() reads TSV on tabs only, CSV with quotes, and JSON arrays"
   assert.deepEqual(tsv.rows, [{ row: 2, doc: { a: '"x', b: "y" } }]);
   assert.deepEqual(tsv.skipped, [{ file: "f.tsv", row: 3, reason: "3 fields, header has 2" }]);
   const csv = parseRows('a,b\n"x, ""y""",2\n', "csv", "f.csv");
-  assert.deepEqual(csv.rows, [{ row: 2, doc: { a: 'x, "y"', b: "2" } }]);
+  assert.deepEqual(csv.rows, [{ row: 2, doc: { a: 'x, "y"', b: 2 } }]); // a number column
   const json = parseRows('[{"a": 1}, 2]', "json", "f.json");
   assert.equal(json.rows.length, 1);
   assert.equal(json.skipped[0].row, 2);

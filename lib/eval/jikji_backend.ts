@@ -162,14 +162,16 @@ export class JikjiModel implements EvalModel {
     const out = new Array<string>(requests.length);
     const rowsPerBatch = 8;
     for (let s = 0; s < items.length;) {
-      // one batch shares max_new_tokens and stop strings
+      // one batch shares max_new_tokens, stop strings and sampling options
       const first = items[s];
       const group = [first];
       for (let j = s + 1; j < items.length && group.length < rowsPerBatch; j++) {
         const r = items[j].r;
         if (
           r.maxTokens === first.r.maxTokens &&
-          r.until.join("\u0000") === first.r.until.join("\u0000")
+          r.until.join("\u0000") === first.r.until.join("\u0000") &&
+          r.temperature === first.r.temperature && r.topP === first.r.topP &&
+          r.seed === first.r.seed
         ) {
           group.push(items[j]);
         } else break;
@@ -177,6 +179,9 @@ export class JikjiModel implements EvalModel {
       s += group.length;
       const gens = await generate(this.model, group.map((g) => g.ids), {
         maxNewTokens: first.r.maxTokens,
+        temperature: first.r.temperature,
+        topP: first.r.topP,
+        seed: first.r.seed,
         stopIds: this.stopIds,
         stopStrings: first.r.until,
         decode: (ids) => this.tok.decode(ids),

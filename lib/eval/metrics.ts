@@ -109,3 +109,122 @@ export function bootstrapStderr(
   const m = mean(vals);
   return Math.sqrt(vals.reduce((a, v) => a + (v - m) ** 2, 0) / (iters - 1));
 }
+
+/** acc_bytes: 1 when the highest log-likelihood per UTF-8 byte of the choice is gold. */
+export function accBytes(lls: number[], choices: string[], gold: number): number {
+  const enc = new TextEncoder();
+  return argmax(lls.map((ll, i) => ll / enc.encode(choices[i]).length)) === gold ? 1 : 0;
+}
+
+/** Python's `string.punctuation`. */
+const ASCII_PUNCT = new Set("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~");
+/** A Python `\w` character on either side: `\b` as Python's Unicode regexes have it. */
+const ARTICLES = /(?<![\p{L}\p{N}_])(?:a|an|the)(?![\p{L}\p{N}_])/gu;
+
+/** Python's `str.split()`: runs of whitespace, no empty items. */
+function _pySplit(s: string): string[] {
+  return s.split(/\s+/u).filter((x) => x !== "");
+}
+
+/**
+ * SQuAD v1.1's answer normalization: lower case, ASCII punctuation removed, the articles a, an,
+ * the removed, whitespace collapsed.
+ *
+ * @example
+ * ```ts
+ * import { squadNormalize } from "./metrics.ts";
+ * squadNormalize("The  Eiffel-Tower!"); // "eiffeltower"
+ * ```
+ */
+export function squadNormalize(s: string): string {
+  const noPunct = [...s.toLowerCase()].filter((c) => !ASCII_PUNCT.has(c)).join("");
+  return _pySplit(noPunct.replace(ARTICLES, " ")).join(" ");
+}
+
+/** F1 of two multisets of items (0 when they share none). */
+function _bagF1(pred: string[], gold: string[]): number {
+  const counts = new Map<string, number>();
+  for (const g of gold) counts.set(g, (counts.get(g) ?? 0) + 1);
+  let same = 0;
+  for (const p of pred) {
+    const n = counts.get(p) ?? 0;
+    if (n > 0) {
+      same++;
+      counts.set(p, n - 1);
+    }
+  }
+  if (same === 0) return 0;
+  const precision = same / pred.length;
+  const recall = same / gold.length;
+  return (2 * precision * recall) / (precision + recall);
+}
+
+/** SQuAD v1.1 token F1 of one prediction against one answer. */
+export function squadF1(pred: string, gold: string): number {
+  return _bagF1(_pySplit(squadNormalize(pred)), _pySplit(squadNormalize(gold)));
+}
+
+/** SQuAD v1.1 exact match after normalization. */
+export function squadExact(pred: string, gold: string): number {
+  return squadNormalize(pred) === squadNormalize(gold) ? 1 : 0;
+}
+
+/** The quotes and brackets KorQuAD's evaluation script turns into spaces. */
+const KO_SYMBOLS = /['"《》<>〈〉()‘’]/g;
+
+/**
+ * Character-level F1 as KorQuAD reports it: quotes and brackets, ASCII punctuation and all
+ * whitespace removed, lower case, then F1 over the multiset of characters.
+ *
+ * @example
+ * ```ts
+ * import { charF1 } from "./metrics.ts";
+ * charF1("서울 특별시", "서울특별시"); // 1
+ * ```
+ */
+export function charF1(pred: string, gold: string): number {
+  const chars = (s: string) =>
+    [...s.replace(KO_SYMBOLS, " ").toLowerCase()].filter((c) =>
+      !ASCII_PUNCT.has(c) && !/\s/u.test(c)
+    );
+  return _bagF1(chars(pred), chars(gold));
+}
+
+/** The best score of `pred` over several gold answers (SQuAD's metric_max_over_ground_truths). */
+export function maxOverGolds(
+  fn: (pred: string, gold: string) => number,
+  pred: string,
+  golds: string[],
+): number {
+  return Math.max(...golds.map((g) => fn(pred, g)));
+}
+
+/** Words as lm-eval counts them for word perplexity: `re.split(r"\s+", text)` items. */
+export function countWords(text: string): number {
+  return text.split(/\s+/u).length;
+}
+
+/** UTF-8 bytes of a text. */
+export function countBytes(text: string): number {
+  return new TextEncoder().encode(text).length;
+}
+
+/** exp(−Σ ll / Σ weight): lm-eval's weighted_perplexity over (ll, weight) pairs. */
+export function weightedPerplexity(pairs: [number, number][]): number {
+  return Math.exp(-_weightedMean(pairs));
+}
+
+/** −Σ ll / Σ bytes / ln 2: lm-eval's bits_per_byte. */
+export function bitsPerByte(pairs: [number, number][]): number {
+  return -_weightedMean(pairs) / Math.LN2;
+}
+
+function _weightedMean(pairs: [number, number][]): number {
+  let a = 0;
+  let b = 0;
+  for (const [x, w] of pairs) {
+    a += x;
+    b += w;
+  }
+  return a / b;
+}

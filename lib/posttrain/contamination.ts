@@ -32,6 +32,7 @@ import { join } from "node:path";
 import { UserError } from "../io/errors.ts";
 import { loadTaskData } from "../eval/data.ts";
 import { buildInstances, TaskTemplates } from "../eval/instances.ts";
+import { featuresOf } from "../eval/fields.ts";
 import { listTaskFiles, readTaskFile, type TaskConfig } from "../eval/task_file.ts";
 import type { Conversation, PreferencePair } from "./records.ts";
 
@@ -304,14 +305,8 @@ export class EvalNgramIndex {
   addTask(task: TaskConfig, data: Parameters<typeof buildInstances>[1]): TaskIndexStats {
     const t0: TaskConfig = { ...task, num_fewshot: 0, description: "" };
     const { instances } = buildInstances(t0, { eval: data.eval });
-    const templates = new TaskTemplates(t0);
-    const columns = new Set<string>();
-    for (
-      const t of [templates.text, templates.target, templates.continuation, templates.goldOutput]
-        .concat(Array.isArray(templates.choice) ? templates.choice : [templates.choice])
-    ) {
-      for (const c of t?.columns ?? []) columns.add(c);
-    }
+    const templates = new TaskTemplates(t0, featuresOf(data.eval.rows.map((r) => r.doc)));
+    const columns = new Set(templates.columns);
     const stats: TaskIndexStats = {
       task: task.task,
       file: task.file,
