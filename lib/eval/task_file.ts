@@ -675,7 +675,7 @@ export async function readTextChecked(path: string, what: string): Promise<strin
 
 function _whyNot(err: unknown): string {
   if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
-    return `outside what this task may read: put your own task files and data under ${USER_TASK_DIR}/ (or a symlink there) — see eval/README.md`;
+    return `outside what this task may read: put your own task files and data under ${USER_TASK_DIR}/ (see eval/README.md)`;
   }
   if (err instanceof Deno.errors.NotFound) return "no such file";
   return (err as Error).message;
