@@ -239,7 +239,10 @@ export function validateTask(raw: unknown, file: string): TaskConfig {
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new UserError(`${file}: expected a YAML mapping of task fields`);
   }
-  const r = raw as Record<string, unknown>;
+  // `null` (YAML `~`) means "not set", as lm-eval's None.
+  const r = Object.fromEntries(
+    Object.entries(raw as Record<string, unknown>).filter(([, v]) => v !== null),
+  );
   for (const [k, v] of Object.entries(r)) {
     if (v === undefined) continue;
     const kind = FIELDS[k];
