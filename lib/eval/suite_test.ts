@@ -143,3 +143,50 @@ Deno.test("pooledStderr() equals the stderr of the pooled sample when subtasks s
   );
   assert.ok(Math.abs(pooled - se([...a, ...b]) * Math.sqrt(7 / 6)) < 1e-12);
 });
+
+Deno.test("generation_kwargs: do_sample with repeats asks for several seeded samples; majority_vote picks", async () => {
+  const gen = (extra: string) =>
+    "task: g\ndataset_path: g.jsonl\noutput_type: generate_until\ndoc_to_text: q\ndoc_to_target: a\n" +
+    `${extra}\nfilter_list: [{name: vote, filter: [{function: majority_vote}, {function: take_first}]}]\n` +
+    "metric_list: [{metric: exact_match}]\n";
+  const dir = await folder({
+    "data/g.jsonl": j([{ q: "하늘은", a: "파랗다" }]),
+    "tasks/s.yaml": gen(
+      "repeats: 5\ngeneration_kwargs: {until: ['.'], max_gen_toks: 6, do_sample: true, temperature: 1.5}",
+    ),
+    "tasks/greedy.yaml": gen("repeats: 5\ngeneration_kwargs: {until: ['.'], max_gen_toks: 6}")
+      .replace("task: g", "task: h"),
+  });
+  const model = new TokenLMModel(
+    new CharNgramLM(["하늘은 파랗다. 하늘은 푸르다. 바다는 넓다."], 2),
+  );
+  const runs = [];
+  for (const f of ["s", "greedy"]) {
+    const run = await createRun({
+      task: "eval",
+      config: {},
+      runsDir: `${dir}/runs`,
+      gpu: false,
+      echo: false,
+    });
+    runs.push(
+      (await evaluateSuite({
+        taskFiles: [`${dir}/tasks/${f}.yaml`],
+        model,
+        data: { dataRoot: `${dir}/data` },
+        run,
+      })).results[0],
+    );
+  }
+  const [sampled, greedy] = runs;
+  assert.equal(sampled.requests.total, 5);
+  const rs = sampled.samples[0].responses!;
+  assert.equal(rs.length, 5);
+  assert.ok(new Set(rs).size > 1, JSON.stringify(rs)); // seeded samples differ
+  const counts = rs.map((r) => rs.filter((x) => x === r).length);
+  assert.equal(
+    rs.filter((x) => x === sampled.samples[0].filtered!.vote).length,
+    Math.max(...counts),
+  );
+  assert.equal(greedy.requests.total, 1); // greedy repeats would all be the same
+});
