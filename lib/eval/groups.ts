@@ -33,6 +33,8 @@ export function pooledStderr(stderrs: number[], sizes: number[]): number {
 }
 
 interface _Node {
+  /** The metric key found in the member tasks (`exact,strip`). */
+  key: string;
   value: number;
   stderr: number;
   n: number;
@@ -62,6 +64,7 @@ function _average(nodes: _Node[], weightBySize: boolean): _Node {
     ? pooledStderr(nodes.map((x) => x.stderr), nodes.map((x) => x.n))
     : NaN;
   return {
+    key: [...new Set(nodes.map((x) => x.key))].join(" | "),
     value,
     stderr,
     n: nodes.reduce((a, x) => a + x.n, 0),
@@ -93,7 +96,7 @@ export function aggregateGroups(
     if (r) {
       const m = _metricOf(r, metric, filters);
       return m
-        ? { value: m[1].value, stderr: m[1].stderr, n: r.n, tasks: [r.task] }
+        ? { key: m[0], value: m[1].value, stderr: m[1].stderr, n: r.n, tasks: [r.task] }
         : `task ${name} has no ${metric}`;
     }
     if (seen.has(name)) return `group ${name} contains itself`;
@@ -115,10 +118,8 @@ export function aggregateGroups(
         missing.push(`${g.file}: group ${g.group} ${a.metric}: ${x}`);
         continue;
       }
-      const key = a.filter_list?.[0] && a.filter_list[0] !== "none"
-        ? `${a.metric},${a.filter_list[0]}`
-        : a.metric;
-      lines.push({ name: g.alias ?? g.group, kind: "group", metric: key, ...x });
+      const { key, ...rest } = x;
+      lines.push({ name: g.alias ?? g.group, kind: "group", metric: key, ...rest });
     }
   }
   for (const [tag, members] of [...tags].sort()) {
@@ -130,6 +131,7 @@ export function aggregateGroups(
     for (const k of keys) {
       const x = _average(
         rs.map((r) => ({
+          key: k,
           value: r.metrics[k].value,
           stderr: r.metrics[k].stderr,
           n: r.n,
@@ -137,7 +139,8 @@ export function aggregateGroups(
         })),
         true,
       );
-      lines.push({ name: tag, kind: "tag", metric: k, ...x });
+      const { key: _key, ...rest } = x;
+      lines.push({ name: tag, kind: "tag", metric: k, ...rest });
     }
   }
   return { lines, missing };
