@@ -15,6 +15,7 @@ export type Aggregation =
   | "perplexity"
   | "weighted_perplexity"
   | "bits_per_byte"
+  | "chrf"
   | "instruction_mean";
 
 /** One registered metric. */
@@ -98,6 +99,12 @@ export const METRICS: Record<string, MetricDef> = {
     aggregation: "mean",
     higher_is_better: true,
     about: "character F1 with spaces and punctuation removed (KorQuAD), best over the targets",
+  },
+  chrf: {
+    types: GEN,
+    aggregation: "chrf",
+    higher_is_better: true,
+    about: "corpus chrF2 (character 6-grams, β = 2), as sacrebleu's corpus_chrf over the targets",
   },
   prompt_level_strict_acc: {
     types: GEN,

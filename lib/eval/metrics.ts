@@ -228,3 +228,74 @@ function _weightedMean(pairs: [number, number][]): number {
   }
   return a / b;
 }
+
+/** chrF's character n-gram order and β (sacrebleu's defaults: chrF2, no word n-grams). */
+const CHRF_ORDER = 6;
+const CHRF_BETA = 2;
+
+function _charNgrams(s: string, n: number): Map<string, number> {
+  const cs = [...s.split(/\s+/u).join("")];
+  const m = new Map<string, number>();
+  for (let i = 0; i + n <= cs.length; i++) {
+    const g = cs.slice(i, i + n).join("");
+    m.set(g, (m.get(g) ?? 0) + 1);
+  }
+  return m;
+}
+
+/** chrF from [hyp, ref, match] counts per order, 0…100 (sacrebleu's chrF2 without smoothing). */
+export function chrfScore(stats: number[]): number {
+  const f = CHRF_BETA ** 2;
+  let p = 0;
+  let r = 0;
+  let k = 0;
+  for (let i = 0; i < CHRF_ORDER; i++) {
+    const [h, g, m] = stats.slice(3 * i, 3 * i + 3);
+    if (h > 0 && g > 0) {
+      p += m / h;
+      r += m / g;
+      k++;
+    }
+  }
+  if (k === 0) return 0;
+  p /= k;
+  r /= k;
+  return p + r > 0 ? (100 * (1 + f) * p * r) / (f * p + r) : 0;
+}
+
+/**
+ * A segment's chrF statistics against the best of its references ([hyp, ref, match] per order,
+ * whitespace removed); they add up over a corpus, as sacrebleu's corpus_chrf adds them.
+ *
+ * @example
+ * ```ts
+ * import { chrfScore, chrfStats } from "./metrics.ts";
+ * chrfScore(chrfStats("서울은 수도", ["서울은 수도"])); // 100
+ * ```
+ */
+export function chrfStats(hyp: string, refs: string[]): number[] {
+  let best: number[] = [];
+  let bestF = -1;
+  const hs = Array.from({ length: CHRF_ORDER }, (_, n) => _charNgrams(hyp, n + 1));
+  for (const ref of refs) {
+    const stats: number[] = [];
+    for (let n = 0; n < CHRF_ORDER; n++) {
+      const rg = _charNgrams(ref, n + 1);
+      let h = 0;
+      let m = 0;
+      for (const [g, c] of hs[n]) {
+        h += c;
+        m += Math.min(c, rg.get(g) ?? 0);
+      }
+      let g = 0;
+      for (const c of rg.values()) g += c;
+      stats.push(h, g, m);
+    }
+    const f = chrfScore(stats);
+    if (f > bestF) {
+      bestF = f;
+      best = stats;
+    }
+  }
+  return best;
+}

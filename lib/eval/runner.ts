@@ -20,6 +20,8 @@ import {
   bitsPerByte,
   bootstrapStderr,
   charF1,
+  chrfScore,
+  chrfStats,
   countBytes,
   countWords,
   exactMatch,
@@ -56,6 +58,8 @@ export interface SampleRecord {
   metrics: Record<string, number>;
   /** Weights of weighted aggregations (words or bytes of a rolling-perplexity text). */
   weights?: Record<string, number>;
+  /** Corpus statistics that add up over rows (chrF's n-gram counts). */
+  stats?: Record<string, number[]>;
 }
 
 /** The outcome of one task. */
@@ -277,7 +281,16 @@ export function scoreInstance(task: TaskConfig, inst: Instance, results: unknown
     f1: (pred) => maxOverGolds(squadF1, pred, golds),
     char_f1: (pred) => maxOverGolds(charF1, pred, golds),
   };
+  const stats: Record<string, number[]> = {};
   for (const spec of task.metric_list) {
+    if (spec.metric === "chrf") {
+      for (const f of pipelines) {
+        const out = applyFilter(f.filter, responses);
+        filtered[f.name] = out;
+        stats[`chrf,${f.name}`] = chrfStats(out, golds);
+        m[`chrf,${f.name}`] = chrfScore(stats[`chrf,${f.name}`]);
+      }
+    }
     const fn = scorers[spec.metric];
     if (!fn) continue;
     for (const f of pipelines) {
@@ -309,6 +322,7 @@ export function scoreInstance(task: TaskConfig, inst: Instance, results: unknown
     ...(responses.length > 1 ? { responses } : {}),
     filtered,
     metrics: m,
+    ...(Object.keys(stats).length ? { stats } : {}),
   };
 }
 
@@ -338,6 +352,13 @@ export function aggregate(
       const pairs = samples.map((s) => [s.metrics[k], s.weights![k]] as [number, number]);
       const value = agg === "bits_per_byte" ? bitsPerByte(pairs) : weightedPerplexity(pairs);
       out[k] = { value, stderr: NaN };
+    } else if (agg === "chrf") {
+      // Corpus chrF of summed statistics; its stderr by bootstrap over rows, as lm-eval.
+      const rows = samples.map((s) => s.stats![k]);
+      const corpus = (idx: number[]) =>
+        chrfScore(idx.reduce((a, i) => a.map((x, j) => x + rows[i][j]), rows[0].map(() => 0)));
+      const idx = rows.map((_, i) => i);
+      out[k] = { value: corpus(idx), stderr: bootstrapStderr(idx, corpus, iters) };
     } else if (agg === "mean") out[k] = { value: mean(xs), stderr: meanStderr(xs) };
   }
   for (const kind of ["strict", "loose"] as const) {
