@@ -16,6 +16,7 @@ export type Aggregation =
   | "weighted_perplexity"
   | "bits_per_byte"
   | "chrf"
+  | "bleu"
   | "instruction_mean";
 
 /** One registered metric. */
@@ -105,6 +106,12 @@ export const METRICS: Record<string, MetricDef> = {
     aggregation: "chrf",
     higher_is_better: true,
     about: "corpus chrF2 (character 6-grams, β = 2), as sacrebleu's corpus_chrf over the targets",
+  },
+  bleu: {
+    types: GEN,
+    aggregation: "bleu",
+    higher_is_better: true,
+    about: "corpus BLEU (13a tokens, exp smoothing), as sacrebleu's corpus_bleu over the targets",
   },
   prompt_level_strict_acc: {
     types: GEN,

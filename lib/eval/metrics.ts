@@ -299,3 +299,82 @@ export function chrfStats(hyp: string, refs: string[]): number[] {
   }
   return best;
 }
+
+/** sacrebleu's `13a` tokenization (mteval-v13a's, as WMT uses it). */
+export function tokenize13a(line: string): string {
+  line = line.replaceAll("<skipped>", "").replaceAll("-\n", "").replaceAll("\n", " ");
+  if (line.includes("&")) {
+    line = line.replaceAll("&quot;", '"').replaceAll("&amp;", "&").replaceAll("&lt;", "<")
+      .replaceAll("&gt;", ">");
+  }
+  line = ` ${line} `
+    .replace(/([{-~[-` -&(-+:-@/])/g, " $1 ")
+    .replace(/([^0-9])([.,])/g, "$1 $2 ")
+    .replace(/([.,])([^0-9])/g, " $1 $2")
+    .replace(/([0-9])(-)/g, "$1 $2 ");
+  return _pySplit(line).join(" ");
+}
+
+const BLEU_ORDER = 4;
+
+function _wordNgrams(tokens: string[]): Map<string, number> {
+  const m = new Map<string, number>();
+  for (let n = 1; n <= BLEU_ORDER; n++) {
+    for (let i = 0; i + n <= tokens.length; i++) {
+      const g = tokens.slice(i, i + n).join("\u0001");
+      m.set(g, (m.get(g) ?? 0) + 1);
+    }
+  }
+  return m;
+}
+
+/**
+ * A segment's BLEU statistics as sacrebleu's corpus_bleu counts them (13a tokens; n-gram counts
+ * clipped by the most any reference has; the reference length closest to the hypothesis, the
+ * shorter on ties): `[hyp_len, ref_len, correct_1..4, total_1..4]`, which add up over a corpus.
+ */
+export function bleuStats(hyp: string, refs: string[]): number[] {
+  const h = _pySplit(tokenize13a(hyp));
+  const refNgrams = new Map<string, number>();
+  let refLen = -1;
+  let diff = -1;
+  for (const r of refs) {
+    const t = _pySplit(tokenize13a(r));
+    for (const [g, c] of _wordNgrams(t)) refNgrams.set(g, Math.max(c, refNgrams.get(g) ?? 0));
+    const d = Math.abs(h.length - t.length);
+    if (diff === -1 || d < diff || (d === diff && t.length < refLen)) {
+      diff = d;
+      refLen = t.length;
+    }
+  }
+  const correct = new Array(BLEU_ORDER).fill(0);
+  const total = new Array(BLEU_ORDER).fill(0);
+  for (const [g, c] of _wordNgrams(h)) {
+    const n = g.split("\u0001").length - 1;
+    total[n] += c;
+    correct[n] += Math.min(c, refNgrams.get(g) ?? 0);
+  }
+  return [h.length, refLen, ...correct, ...total];
+}
+
+/** Corpus BLEU (0…100) from summed {@linkcode bleuStats}, with sacrebleu's default `exp` smoothing. */
+export function bleuScore(stats: number[]): number {
+  const [sys, ref] = stats;
+  const correct = stats.slice(2, 2 + BLEU_ORDER);
+  const total = stats.slice(2 + BLEU_ORDER);
+  const bp = sys < ref ? (sys > 0 ? Math.exp(1 - ref / sys) : 0) : 1;
+  if (!correct.some((c) => c > 0)) return 0;
+  let smooth = 1;
+  const logs: number[] = [];
+  for (let n = 0; n < BLEU_ORDER; n++) {
+    if (total[n] === 0) break;
+    let p: number;
+    if (correct[n] === 0) {
+      smooth *= 2;
+      p = 100 / (smooth * total[n]);
+    } else p = (100 * correct[n]) / total[n];
+    logs.push(Math.log(p));
+  }
+  while (logs.length < BLEU_ORDER) logs.push(-9999999999); // a precision of 0, as sacrebleu floors it
+  return bp * Math.exp(logs.reduce((a, b) => a + b, 0) / BLEU_ORDER);
+}

@@ -18,6 +18,8 @@ import {
   accBytes,
   accNorm,
   bitsPerByte,
+  bleuScore,
+  bleuStats,
   bootstrapStderr,
   charF1,
   chrfScore,
@@ -213,6 +215,15 @@ export async function runTask(task: TaskConfig, opts: RunOptions): Promise<TaskR
   };
 }
 
+/** Metrics scored on the corpus from per-row statistics that add up. */
+const CORPUS_METRICS: Record<
+  string,
+  { stats: (pred: string, golds: string[]) => number[]; score: (stats: number[]) => number }
+> = {
+  chrf: { stats: chrfStats, score: chrfScore },
+  bleu: { stats: bleuStats, score: bleuScore },
+};
+
 type GenKey = { p: string; u: string[]; m: number; t?: number; tp?: number; s?: number };
 
 /** Scores one row from its request results. */
@@ -283,12 +294,14 @@ export function scoreInstance(task: TaskConfig, inst: Instance, results: unknown
   };
   const stats: Record<string, number[]> = {};
   for (const spec of task.metric_list) {
-    if (spec.metric === "chrf") {
+    const corpus = CORPUS_METRICS[spec.metric];
+    if (corpus) {
       for (const f of pipelines) {
         const out = applyFilter(f.filter, responses);
         filtered[f.name] = out;
-        stats[`chrf,${f.name}`] = chrfStats(out, golds);
-        m[`chrf,${f.name}`] = chrfScore(stats[`chrf,${f.name}`]);
+        const k = `${spec.metric},${f.name}`;
+        stats[k] = corpus.stats(out, golds);
+        m[k] = corpus.score(stats[k]); // the row's own (sentence) score, for reading
       }
     }
     const fn = scorers[spec.metric];
@@ -352,11 +365,12 @@ export function aggregate(
       const pairs = samples.map((s) => [s.metrics[k], s.weights![k]] as [number, number]);
       const value = agg === "bits_per_byte" ? bitsPerByte(pairs) : weightedPerplexity(pairs);
       out[k] = { value, stderr: NaN };
-    } else if (agg === "chrf") {
-      // Corpus chrF of summed statistics; its stderr by bootstrap over rows, as lm-eval.
+    } else if (agg === "chrf" || agg === "bleu") {
+      // The corpus score of summed statistics; its stderr by bootstrap over rows, as lm-eval.
       const rows = samples.map((s) => s.stats![k]);
+      const score = CORPUS_METRICS[agg].score;
       const corpus = (idx: number[]) =>
-        chrfScore(idx.reduce((a, i) => a.map((x, j) => x + rows[i][j]), rows[0].map(() => 0)));
+        score(idx.reduce((a, i) => a.map((x, j) => x + rows[i][j]), rows[0].map(() => 0)));
       const idx = rows.map((_, i) => i);
       out[k] = { value: corpus(idx), stderr: bootstrapStderr(idx, corpus, iters) };
     } else if (agg === "mean") out[k] = { value: mean(xs), stderr: meanStderr(xs) };

@@ -133,7 +133,9 @@ export async function evaluateSuite(opts: SuiteOptions): Promise<SuiteResult> {
     const first = skipped[0];
     throw new UserError(
       first
-        ? `no task could be evaluated: ${skipped.length} skipped (first: ${first.file}: ${first.reason})`
+        ? `no task could be evaluated: ${skipped.length} skipped (first: ${
+          first.reason.startsWith(first.file) ? "" : `${first.file}: `
+        }${first.reason})`
         : "no task could be evaluated: no task files among those given",
     );
   }

@@ -190,3 +190,31 @@ Deno.test("generation_kwargs: do_sample with repeats asks for several seeded sam
   );
   assert.equal(greedy.requests.total, 1); // greedy repeats would all be the same
 });
+
+Deno.test("chrf and bleu are corpus scores of a task, from the rows' summed statistics", async () => {
+  const dir = await folder({
+    "data/t.jsonl": j([
+      { src: "고양이", ref: "the cat sat on the mat" },
+      { src: "개", ref: "a dog runs in the park" },
+    ]),
+    "tasks/t.yaml": "task: t\ndataset_path: t.jsonl\ndoc_to_text: src\ndoc_to_target: ref\n" +
+      "metric_list: [{metric: chrf, aggregation: chrf, higher_is_better: true}, {metric: bleu}]\n",
+  });
+  const run = await createRun({
+    task: "eval",
+    config: {},
+    runsDir: `${dir}/runs`,
+    gpu: false,
+    echo: false,
+  });
+  const out = await evaluateSuite({
+    taskFiles: [`${dir}/tasks/t.yaml`],
+    model: "oracle",
+    data: { dataRoot: `${dir}/data` },
+    run,
+  });
+  const m = out.results[0].metrics;
+  assert.equal(m["chrf,none"].value, 100);
+  assert.ok(Math.abs(m["bleu,none"].value - 100) < 1e-9);
+  assert.ok(out.results[0].samples.every((s) => s.stats?.["bleu,none"]?.length === 10));
+});
