@@ -33,7 +33,7 @@ import { UserError } from "../io/errors.ts";
 import { loadTaskData } from "../eval/data.ts";
 import { buildInstances, TaskTemplates } from "../eval/instances.ts";
 import { featuresOf } from "../eval/fields.ts";
-import { listTaskFiles, readTaskFile, type TaskConfig } from "../eval/task_file.ts";
+import { listTaskFiles, readSuiteFile, type TaskConfig } from "../eval/task_file.ts";
 import type { Conversation, PreferencePair } from "./records.ts";
 
 /** Options of {@linkcode EvalNgramIndex.build}. */
@@ -282,7 +282,9 @@ export class EvalNgramIndex {
     for (const t of opts.tasks) files.push(...await listTaskFiles(t));
     for (const [i, file] of files.entries()) {
       if (i) opts.onTask?.(i, files.length);
-      const task = await readTaskFile(file);
+      const read = await readSuiteFile(file);
+      if ("group" in read) continue; // a group file names tasks; it has no items of its own
+      const task = read.task;
       const missing = await _missingHubData(task, opts);
       if (missing) {
         index.tasks.push(_skipped(task.task, file, missing));
