@@ -39,7 +39,7 @@ function stub(mode: Mode, seen: string[][]) {
   return Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
     const body = await req.json();
     calls++;
-    if (mode.hang) await new Promise((r) => setTimeout(r, 3000));
+    if (mode.hang) await new Promise((r) => setTimeout(r, 1000));
     if (mode.status) return new Response(`{"error": "bad prompt"}`, { status: mode.status });
     if (mode.failFirst && calls <= mode.failFirst) return new Response("busy", { status: 503 });
     const prompts: string[] = body.prompt;
