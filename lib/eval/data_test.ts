@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { loadTaskData, parseRows } from "./data.ts";
+import { PROCESS_DOCS } from "./process_docs.ts";
 import { validateTask } from "./task_file.ts";
 
 Deno.test("parseRows() reads TSV on tabs only, CSV with quotes, and JSON arrays", () => {
@@ -7,7 +8,7 @@ Deno.test("parseRows() reads TSV on tabs only, CSV with quotes, and JSON arrays"
   assert.deepEqual(tsv.rows, [{ row: 2, doc: { a: '"x', b: "y" } }]);
   assert.deepEqual(tsv.skipped, [{ file: "f.tsv", row: 3, reason: "3 fields, header has 2" }]);
   const csv = parseRows('a,b\n"x, ""y""",2\n', "csv", "f.csv");
-  assert.deepEqual(csv.rows, [{ row: 2, doc: { a: 'x, "y"', b: "2" } }]);
+  assert.deepEqual(csv.rows, [{ row: 2, doc: { a: 'x, "y"', b: 2 } }]); // a number column
   const json = parseRows('[{"a": 1}, 2]', "json", "f.json");
   assert.equal(json.rows.length, 1);
   assert.equal(json.skipped[0].row, 2);
@@ -74,4 +75,73 @@ Deno.test("loadTaskData() fetches a Hub dataset file once through @huggingface/h
     await server.shutdown();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("dataset_records picks nested JSON records, each with its ancestors' plain fields", () => {
+  const squadJson = JSON.stringify({
+    version: "1.1",
+    data: [{
+      title: "Seoul",
+      paragraphs: [{
+        context: "Seoul is the capital.",
+        qas: [
+          { id: "q1", question: "Capital?", answers: [{ text: "Seoul", answer_start: 0 }] },
+          {
+            id: "q2",
+            question: "What is it?",
+            answers: [{ text: "the capital", answer_start: 9 }],
+          },
+        ],
+      }],
+    }],
+  });
+  const d = parseRows(squadJson, "json", "s.json", "data.*.paragraphs.*.qas.*");
+  assert.equal(d.rows.length, 2);
+  assert.deepEqual(
+    { ...d.rows[1].doc, answers: undefined },
+    {
+      version: "1.1",
+      title: "Seoul",
+      context: "Seoul is the capital.",
+      id: "q2",
+      question: "What is it?",
+      answers: undefined,
+    },
+  );
+  assert.throws(
+    () => parseRows(squadJson, "json", "s.json", "data.*.paras.*"),
+    /s\.json: dataset_records "data\.\*\.paras\.\*": no key "paras"/,
+  );
+});
+
+Deno.test("process_docs: hellaswag cleaning and squad flattening from the registry", () => {
+  const [h] = PROCESS_DOCS.hellaswag([{
+    activity_label: "Cooking",
+    ctx_a: "A man [title] stirs a pot.",
+    ctx_b: "then HE adds salt",
+    endings: [" tastes it [step] ", "leaves  the kitchen"],
+    label: "1",
+  }]);
+  assert.equal(h.query, "Cooking: A man. stirs a pot. Then he adds salt");
+  assert.deepEqual(h.choices, ["tastes it ", "leaves the kitchen"]); // stripped before [step] goes, as lm-eval
+  assert.equal(h.gold, 1);
+  assert.equal(h.label, "1"); // the original columns stay, as datasets.map keeps them
+  const rows = PROCESS_DOCS.squad([{
+    title: "T",
+    paragraphs: [{
+      context: "C",
+      qas: [{
+        id: "1",
+        question: "Q",
+        answers: [{ text: "a", answer_start: 0 }, { text: "b", answer_start: 2 }],
+      }],
+    }],
+  }]);
+  assert.deepEqual(rows, [{
+    id: "1",
+    title: "T",
+    context: "C",
+    question: "Q",
+    answers: { text: ["a", "b"], answer_start: [0, 2] },
+  }]);
 });

@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { applyFilter, gsm8kFlexible, gsm8kStrict, INVALID, normalizeNumber } from "./filters.ts";
+import {
+  applyFilter,
+  compileRegex,
+  gsm8kFlexible,
+  gsm8kStrict,
+  INVALID,
+  majorityVote,
+  normalizeNumber,
+} from "./filters.ts";
 
 Deno.test("gsm8kStrict() takes the number after ####, ignoring , 원 and a trailing .", () => {
   assert.equal(gsm8kStrict("so 9 * 2 = 18\n#### 18"), "18");
@@ -39,4 +47,43 @@ Deno.test("applyFilter() runs regex steps like lm-eval's RegexFilter", () => {
     applyFilter([{ function: "strip" }, { function: "lowercase" }], "  HeLLo "),
     "hello",
   );
+});
+
+Deno.test("regex filters take Python patterns: (?s) and other inline flags, (?P<name>), strip", () => {
+  const s = "Reasoning...\nThe answer is:\n  Seoul  \nDone";
+  // Without (?s) "." stops at newlines, as in Python.
+  assert.equal(
+    applyFilter([{ function: "regex", regex_pattern: "answer is:(.*)Done" }], s),
+    INVALID,
+  );
+  assert.equal(
+    applyFilter([{ function: "regex", regex_pattern: "(?s)answer is:(.*)Done" }], s),
+    "Seoul",
+  );
+  assert.equal(
+    applyFilter([{ function: "regex", regex_pattern: "(?i)THE ANSWER IS:\\s*(?P<a>\\w+)" }], s),
+    "Seoul",
+  );
+  assert.equal(compileRegex("(?ms)^x").flags, "gms");
+  assert.throws(() => compileRegex("(?x) a b"), /verbose/);
+  // Several groups: the first non-empty one; none non-empty → fallback.
+  assert.equal(
+    applyFilter([{ function: "regex", regex_pattern: "(a)?(b)?c", fallback: "F" }], "c"),
+    "F",
+  );
+});
+
+Deno.test("take_first and majority_vote combine repeated generations as lm-eval", () => {
+  const xs = ["#### 3", "#### 4", "#### 4", "#### 3"];
+  const strict = { function: "regex", regex_pattern: "#### (\\d+)" };
+  assert.equal(
+    applyFilter([strict, { function: "majority_vote" }, { function: "take_first" }], xs),
+    "3",
+  );
+  assert.equal(
+    applyFilter([strict, { function: "majority_vote" }], ["#### 1", "#### 4", "#### 4"]),
+    "4",
+  );
+  assert.equal(applyFilter([{ function: "take_first" }, strict], xs.slice(1)), "4");
+  assert.equal(majorityVote(["b", "a", "a", "b"]), "b"); // a tie: the first seen
 });

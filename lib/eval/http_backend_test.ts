@@ -36,7 +36,7 @@ function serve(lm: CharNgramLM, seen: Record<string, unknown>[]) {
           const ch = lm.decode([id]);
           tokens.push(ch);
           text_offset.push(off);
-          off += ch.length;
+          off += [...ch].length; // code points, as vLLM counts
           if (t === 0) {
             token_logprobs.push(null);
             top_logprobs.push(null);

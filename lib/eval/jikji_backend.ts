@@ -36,6 +36,36 @@ export interface JikjiOptions {
   maxLength?: number;
 }
 
+/** One forward pass of a loglikelihood request: tokens `start…end`, the last `scored` scored. */
+export interface ScoringWindow {
+  start: number;
+  end: number;
+  scored: number;
+}
+
+/**
+ * Windows that score tokens `first…n` of a sequence with at most `maxLength` inputs each, as
+ * lm-eval's rolling windows (`get_rolling_token_windows` with context length 1): each window
+ * scores the next `maxLength` tokens, seeing as many earlier tokens as fit. A continuation that
+ * fits is one window with the most context that fits, as before; a long document (rolling
+ * perplexity) is never cut.
+ *
+ * @example
+ * ```ts
+ * import { scoringWindows } from "./jikji_backend.ts";
+ * scoringWindows(10, 1, 4);
+ * // [{ start: 0, end: 5, scored: 4 }, { start: 4, end: 9, scored: 4 }, { start: 5, end: 10, scored: 1 }]
+ * ```
+ */
+export function scoringWindows(n: number, first: number, maxLength: number): ScoringWindow[] {
+  const out: ScoringWindow[] = [];
+  for (let a = Math.max(first, 1); a < n; a += maxLength) {
+    const b = Math.min(n, a + maxLength);
+    out.push({ start: Math.max(0, b - maxLength - 1), end: b, scored: b - a });
+  }
+  return out;
+}
+
 /** A fingerprint of the model's weights (SHA-256 of the safetensors files, 12 hex digits). */
 async function _fingerprint(dir: string): Promise<string> {
   const files: string[] = [];
@@ -113,16 +143,19 @@ export class JikjiModel implements EvalModel {
   }
 
   async loglikelihood(requests: LoglikelihoodRequest[]): Promise<LoglikelihoodResult[]> {
-    const items = requests.map((r, i) => {
+    const items = requests.flatMap((r, i) => {
       const ctx = [...this.#prefix(), ...this.tok.encode(r.context)];
       const cont = this.tok.encode(r.continuation);
       // no BOS and no context: the first continuation token has nothing to be scored from
-      const nCont = ctx.length ? cont.length : cont.length - 1;
-      const seq = [...ctx, ...cont].slice(-(this.maxLength + 1));
-      return { i, seq, nCont: Math.max(0, Math.min(nCont, seq.length - 1)) };
+      const nCont = Math.max(0, ctx.length ? cont.length : cont.length - 1);
+      const all = [...ctx, ...cont];
+      return scoringWindows(all.length, all.length - nCont, this.maxLength).map((w) => ({
+        i,
+        seq: all.slice(w.start, w.end),
+        nCont: w.scored,
+      }));
     });
-    const out = new Array<LoglikelihoodResult>(requests.length);
-    for (const it of items) if (!it.nCont) out[it.i] = { logprob: 0, isGreedy: true };
+    const out = requests.map(() => ({ logprob: 0, isGreedy: true }));
     const todo = items.filter((it) => it.nCont > 0).sort((a, b) => b.seq.length - a.seq.length);
     for (let s = 0; s < todo.length;) {
       const T = todo[s].seq.length - 1; // inputs: all but the last token
@@ -145,7 +178,9 @@ export class JikjiModel implements EvalModel {
           logprob += sc.logprob[b * T + j];
           if (!sc.greedy[b * T + j]) isGreedy = false;
         }
-        out[it.i] = { logprob, isGreedy };
+        // A long continuation is scored in several windows: their sums add up.
+        out[it.i].logprob += logprob;
+        if (!isGreedy) out[it.i].isGreedy = false;
         this.counts.contextTokens += it.seq.length - 1;
       });
     }
@@ -162,14 +197,16 @@ export class JikjiModel implements EvalModel {
     const out = new Array<string>(requests.length);
     const rowsPerBatch = 8;
     for (let s = 0; s < items.length;) {
-      // one batch shares max_new_tokens and stop strings
+      // one batch shares max_new_tokens, stop strings and sampling options
       const first = items[s];
       const group = [first];
       for (let j = s + 1; j < items.length && group.length < rowsPerBatch; j++) {
         const r = items[j].r;
         if (
           r.maxTokens === first.r.maxTokens &&
-          r.until.join("\u0000") === first.r.until.join("\u0000")
+          r.until.join("\u0000") === first.r.until.join("\u0000") &&
+          r.temperature === first.r.temperature && r.topP === first.r.topP &&
+          r.seed === first.r.seed
         ) {
           group.push(items[j]);
         } else break;
@@ -177,6 +214,9 @@ export class JikjiModel implements EvalModel {
       s += group.length;
       const gens = await generate(this.model, group.map((g) => g.ids), {
         maxNewTokens: first.r.maxTokens,
+        temperature: first.r.temperature,
+        topP: first.r.topP,
+        seed: first.r.seed,
         stopIds: this.stopIds,
         stopStrings: first.r.until,
         decode: (ids) => this.tok.decode(ids),

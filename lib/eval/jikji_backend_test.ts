@@ -4,7 +4,7 @@ import { loadModel } from "../model/hf_folder.ts";
 import { saveTinyLlama } from "../posttrain/testing.ts";
 import { createLlama } from "../model/backend.ts";
 import { byteLevelTokenizerJson, tokenizerFromJson } from "../train/tokenizer.ts";
-import { JikjiModel } from "./jikji_backend.ts";
+import { JikjiModel, scoringWindows } from "./jikji_backend.ts";
 import { runTask } from "./runner.ts";
 import { RequestCache } from "./cache.ts";
 import { validateTask } from "./task_file.ts";
@@ -112,4 +112,40 @@ Deno.test("JikjiModel.load() refuses a folder without tokenizer.json, or a confi
     () => JikjiModel.load(bad, { device: "cpu" }),
     /config\.json intermediate_size does not fit the weights: tensor "model\.layers\.0\.mlp\.gate_proj\.weight" has shape \[32,16\]/,
   );
+});
+
+Deno.test("scoringWindows() covers every scored token once with at most maxLength inputs", () => {
+  for (const [n, first, L] of [[10, 1, 4], [30, 12, 8], [5, 1, 8], [9, 3, 2]]) {
+    const ws = scoringWindows(n, first, L);
+    let next = Math.max(first, 1);
+    for (const w of ws) {
+      assert.ok(w.end - w.start - 1 <= L && w.scored <= w.end - w.start - 1);
+      assert.equal(w.end - w.scored, next); // contiguous, no token twice
+      next = w.end;
+    }
+    assert.equal(next, n);
+  }
+});
+
+Deno.test("JikjiModel.loglikelihood() scores a document longer than the model's context in windows", async () => {
+  const dir = await folder();
+  const m = await JikjiModel.load(dir, { device: "cpu", maxLength: 8 });
+  const text = "a long page of text that does not fit";
+  const [got] = await m.loglikelihood([{ context: "", continuation: text }]);
+  // by hand: BOS + the bytes, each window of ≤ 8 inputs scoring the next tokens
+  const tok = tokenizerFromJson(byteLevelTokenizerJson());
+  const { cfg, params } = await loadModel(dir);
+  const model = await createLlama(cfg, params, { device: "cpu" });
+  const all = [tok.bosId!, ...tok.encode(text)];
+  let lp = 0;
+  for (const w of scoringWindows(all.length, 1, 8)) {
+    const seq = all.slice(w.start, w.end), T = seq.length - 1;
+    const targets = new Int32Array(T).fill(-1);
+    for (let j = T - w.scored; j < T; j++) targets[j] = seq[j + 1];
+    const s = await model.score(await model.forward({ B: 1, T, tokens: seq.slice(0, T) }), targets);
+    for (let j = 0; j < T; j++) if (targets[j] >= 0) lp += s.logprob[j];
+  }
+  assert.ok(all.length > 30);
+  assert.ok(Math.abs(got.logprob - lp) < 1e-4, `${got.logprob} vs ${lp}`);
+  m.close();
 });

@@ -1,14 +1,21 @@
 import assert from "node:assert/strict";
+import { validateTask } from "./task_file.ts";
+import { METRICS } from "./metric_registry.ts";
 import {
   acc,
+  accBytes,
   accNorm,
   argmax,
+  bitsPerByte,
   bootstrapStderr,
   charLength,
+  countBytes,
+  countWords,
   exactMatch,
   mean,
   meanStderr,
   perplexity,
+  weightedPerplexity,
 } from "./metrics.ts";
 
 Deno.test("accNorm() divides by characters, not bytes, on Korean choices", () => {
@@ -58,4 +65,59 @@ Deno.test("bootstrapStderr() of the mean approaches the analytic standard error"
   const exact = meanStderr(xs);
   assert.ok(Math.abs(boot - exact) / exact < 0.1, `${boot} vs ${exact}`);
   assert.equal(bootstrapStderr(xs, mean, 200, 7), bootstrapStderr(xs, mean, 200, 7));
+});
+
+Deno.test("accBytes() divides by UTF-8 bytes: a Hangul syllable weighs three", () => {
+  // Per byte −6/6 = −1 beats −4/1.
+  assert.equal(accBytes([-6, -4], ["사과", "a"], 0), 1);
+  // "사" (3 bytes, −2.4 → −0.8/byte) vs "ab" (2 bytes, −1.8 → −0.9/byte): bytes pick 0, chars pick 1.
+  assert.equal(accBytes([-2.4, -1.8], ["사", "ab"], 0), 1);
+  assert.equal(accNorm([-2.4, -1.8], ["사", "ab"], 0), 0);
+});
+
+Deno.test("the metric registry refuses a metric, aggregation or higher_is_better that does not fit", () => {
+  const base = {
+    task: "t",
+    dataset_path: "d.jsonl",
+    output_type: "multiple_choice",
+    doc_to_text: "q",
+    doc_to_choice: "c",
+    doc_to_target: "g",
+  };
+  assert.equal(
+    validateTask({
+      ...base,
+      metric_list: [{ metric: "acc_bytes", aggregation: "mean", higher_is_better: true }],
+    }, "x.yaml").metric_list[0].aggregation,
+    "mean",
+  );
+  assert.throws(
+    () =>
+      validateTask({ ...base, metric_list: [{ metric: "acc", aggregation: "median" }] }, "x.yaml"),
+    /acc aggregates by "mean", not "median"/,
+  );
+  assert.throws(
+    () =>
+      validateTask(
+        { ...base, metric_list: [{ metric: "acc", higher_is_better: false }] },
+        "x.yaml",
+      ),
+    /higher_is_better: acc is true/,
+  );
+  assert.throws(
+    () => validateTask({ ...base, metric_list: [{ metric: "f1" }] }, "x.yaml"),
+    /"f1" is not available for multiple_choice \(use acc, acc_norm, acc_bytes\)/,
+  );
+  for (const [name, d] of Object.entries(METRICS)) {
+    assert.ok(d.types.length && typeof d.higher_is_better === "boolean", name);
+  }
+});
+
+Deno.test("weightedPerplexity() and bitsPerByte() weigh by words / bytes as lm-eval", () => {
+  const pairs: [number, number][] = [[-6.5, 13], [-1.3, 2]];
+  assert.ok(Math.abs(weightedPerplexity(pairs) - Math.exp(7.8 / 15)) < 1e-15);
+  assert.ok(Math.abs(bitsPerByte(pairs) - 7.8 / 15 / Math.LN2) < 1e-15);
+  assert.equal(countWords("Hi 🙂 there"), 3);
+  assert.equal(countWords(" a b "), 4); // re.split keeps the empty ends
+  assert.equal(countBytes("Hi 🙂 there"), 13);
 });

@@ -6,7 +6,8 @@
  * @module
  */
 
-import { firstStop } from "../model/generate.ts";
+import { firstStop, pickToken } from "../model/generate.ts";
+import { Rng } from "../model/params.ts";
 
 /** Log-probability of a continuation given a context, and whether greedy decoding yields it. */
 export interface LoglikelihoodResult {
@@ -20,11 +21,17 @@ export interface LoglikelihoodRequest {
   continuation: string;
 }
 
-/** A generation request (greedy, stops at the first `until` string or `maxTokens`). */
+/**
+ * A generation request: greedy unless `temperature` > 0 (then a top-p sample seeded by `seed`);
+ * stops at the first `until` string or after `maxTokens` tokens.
+ */
 export interface GenerateRequest {
   prompt: string;
   until: string[];
   maxTokens: number;
+  temperature?: number;
+  topP?: number;
+  seed?: number;
 }
 
 /** What evaluation needs from a model. Batch methods take many requests at once. */
@@ -92,14 +99,18 @@ export class TokenLMModel implements EvalModel {
     return Promise.resolve(requests.map((r) => this.score(r.context, r.continuation)));
   }
 
-  /** Greedy decoding until a stop string appears or `maxTokens` tokens were made. */
+  /** Greedy (or sampled) decoding until a stop string appears or `maxTokens` tokens were made. */
   generateOne(req: GenerateRequest): string {
     const seq = this.lm.encode(req.prompt);
     const out: number[] = [];
     let text = "";
+    const rng = new Rng(req.seed ?? 0);
     for (let i = 0; i < req.maxTokens; i++) {
       const window = seq.slice(Math.max(0, seq.length - this.lm.maxLength + 1));
-      const tok = _argmax(this.lm.nextLogProbs(window));
+      const lp = this.lm.nextLogProbs(window);
+      const tok = req.temperature
+        ? pickToken(lp, req.temperature, req.topP ?? 1, rng)
+        : _argmax(lp);
       seq.push(tok);
       out.push(tok);
       text = this.lm.decode(out);

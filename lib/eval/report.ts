@@ -1,11 +1,13 @@
 /**
  * Result tables of an evaluation run in Markdown and HTML: one line per task and metric with its
- * standard error, then what was skipped (whole tasks and single rows) and why.
+ * standard error, the suite table of group and tag averages, then what was skipped (whole tasks
+ * and single rows) and why.
  *
  * @module
  */
 
 import type { TaskResult } from "./runner.ts";
+import type { GroupResult } from "./groups.ts";
 
 /** A task that could not run. */
 export interface SkippedTask {
@@ -51,11 +53,27 @@ function _fmt(x: number): string {
   return Number.isFinite(x) ? x.toFixed(4) : String(x);
 }
 
+const GROUP_HEADER = ["group", "kind", "metric", "value", "± stderr", "tasks", "n"];
+
+/** Rows of the suite (groups and tags) table. */
+export function groupRows(groups: GroupResult[]): string[][] {
+  return groups.map((g) => [
+    g.name,
+    g.kind,
+    g.metric,
+    _fmt(g.value),
+    Number.isFinite(g.stderr) ? _fmt(g.stderr) : "—",
+    String(g.tasks.length),
+    String(g.n),
+  ]);
+}
+
 /** The Markdown report. */
 export function markdownReport(
   results: TaskResult[],
   skipped: SkippedTask[],
   title: string,
+  groups: GroupResult[] = [],
 ): string {
   const lines = [
     `# ${title}`,
@@ -64,6 +82,11 @@ export function markdownReport(
     `|${HEADER.map(() => "---").join("|")}|`,
   ];
   for (const row of tableRows(results)) lines.push(`| ${row.map(_mdCell).join(" | ")} |`);
+  if (groups.length) {
+    lines.push("", "## Groups and tags", "", `| ${GROUP_HEADER.join(" | ")} |`);
+    lines.push(`|${GROUP_HEADER.map(() => "---").join("|")}|`);
+    for (const row of groupRows(groups)) lines.push(`| ${row.map(_mdCell).join(" | ")} |`);
+  }
   if (skipped.length) {
     lines.push("", "## Skipped tasks", "");
     for (const s of skipped) lines.push(`- \`${s.file}\`: ${_mdCell(s.reason)}`);
@@ -88,8 +111,17 @@ function _esc(s: string): string {
 }
 
 /** The HTML report (one self-contained page). */
-export function htmlReport(results: TaskResult[], skipped: SkippedTask[], title: string): string {
+export function htmlReport(
+  results: TaskResult[],
+  skipped: SkippedTask[],
+  title: string,
+  groups: GroupResult[] = [],
+): string {
   const head = HEADER.map((h) => `<th>${_esc(h)}</th>`).join("");
+  const gHead = GROUP_HEADER.map((h) => `<th>${_esc(h)}</th>`).join("");
+  const gBody = groupRows(groups).map((r) =>
+    `<tr>${r.map((c, i) => `<td${i >= 3 ? ' class="n"' : ""}>${_esc(c)}</td>`).join("")}</tr>`
+  ).join("\n");
   const body = tableRows(results).map((r) =>
     `<tr>${r.map((c, i) => `<td${i >= 4 ? ' class="n"' : ""}>${_esc(c)}</td>`).join("")}</tr>`
   ).join("\n");
@@ -107,6 +139,11 @@ export function htmlReport(results: TaskResult[], skipped: SkippedTask[], title:
 <table><thead><tr>${head}</tr></thead><tbody>
 ${body}
 </tbody></table>
+${
+    gBody
+      ? `<h2>Groups and tags</h2><table><thead><tr>${gHead}</tr></thead><tbody>\n${gBody}\n</tbody></table>`
+      : ""
+  }
 ${sk ? `<h2>Skipped tasks</h2><ul>${sk}</ul>` : ""}
 ${rows ? `<h2>Skipped rows</h2><ul>${rows}</ul>` : ""}
 </body></html>

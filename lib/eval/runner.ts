@@ -15,15 +15,29 @@ import { checkInstructions, type Kwargs } from "./ifeval/verifiers.ts";
 import { buildInstances, type Instance } from "./instances.ts";
 import {
   acc,
+  accBytes,
   accNorm,
+  bitsPerByte,
+  bleuScore,
+  bleuStats,
   bootstrapStderr,
+  charF1,
+  chrfScore,
+  chrfStats,
+  countBytes,
+  countWords,
   exactMatch,
+  maxOverGolds,
   mean,
   meanStderr,
   perplexity,
+  squadExact,
+  squadF1,
+  weightedPerplexity,
 } from "./metrics.ts";
+import { METRICS } from "./metric_registry.ts";
 import type { EvalModel, LoglikelihoodResult } from "./model.ts";
-import type { TaskConfig } from "./task_file.ts";
+import type { MetricSpec, TaskConfig } from "./task_file.ts";
 
 /** A metric's aggregate. */
 export interface MetricValue {
@@ -38,11 +52,16 @@ export interface SampleRecord {
   /** Log-likelihoods of the choices / continuation. */
   lls?: number[];
   is_greedy?: boolean[];
-  /** Raw generation and its filtered forms. */
+  /** Raw generation (the first with `repeats`), all of them, and the filtered answers. */
   response?: string;
+  responses?: string[];
   filtered?: Record<string, string>;
   prompt?: string;
   metrics: Record<string, number>;
+  /** Weights of weighted aggregations (words or bytes of a rolling-perplexity text). */
+  weights?: Record<string, number>;
+  /** Corpus statistics that add up over rows (chrF's n-gram counts). */
+  stats?: Record<string, number[]>;
 }
 
 /** The outcome of one task. */
@@ -95,23 +114,26 @@ export async function runTask(task: TaskConfig, opts: RunOptions): Promise<TaskR
   if (model === "oracle" && instances.every((i) => !i.goldOutput)) {
     throw new UserError(`${task.file}: no gold answers to feed back (instruction-following task)`);
   }
+  const g = task.generation_kwargs;
+  const sampling = g.do_sample && g.temperature > 0;
+  // Greedy repeats would all be the same answer: one request serves them.
+  const repeats = sampling ? task.repeats : 1;
   // Requests, de-duplicated by cache key.
   const keys: string[][] = [];
-  const todo = new Map<string, LLKey | { p: string }>();
+  const todo = new Map<string, LLKey | GenKey>();
   let total = 0;
   for (const inst of instances) {
     const ks: string[] = [];
     if (isGen) {
-      const args = {
-        p: inst.contexts[0],
-        u: task.generation_kwargs.until,
-        m: task.generation_kwargs.max_gen_toks,
-      };
-      const k = model === "oracle"
-        ? RequestCache.key(modelName, "gen", { ...args, gold: inst.goldOutput })
-        : RequestCache.key(modelName, "gen", args);
-      ks.push(k);
-      if (!opts.cache.has(k)) todo.set(k, { p: inst.contexts[0] });
+      for (let r = 0; r < repeats; r++) {
+        const args: GenKey = { p: inst.contexts[0], u: g.until, m: g.max_gen_toks };
+        if (sampling) Object.assign(args, { t: g.temperature, tp: g.top_p ?? 1, s: r });
+        const k = model === "oracle"
+          ? RequestCache.key(modelName, "gen", { ...args, gold: inst.goldOutput })
+          : RequestCache.key(modelName, "gen", args);
+        ks.push(k);
+        if (!opts.cache.has(k)) todo.set(k, args);
+      }
     } else {
       inst.contexts.forEach((c, i) => {
         const k = RequestCache.key(modelName, "ll", { c, x: inst.continuations[i] });
@@ -142,11 +164,15 @@ export async function runTask(task: TaskConfig, opts: RunOptions): Promise<TaskR
       const batch = pending.slice(i, i + bs);
       let results: unknown[];
       if (isGen) {
-        results = await model.generate(batch.map(([, r]) => ({
-          prompt: (r as { p: string }).p,
-          until: task.generation_kwargs.until,
-          maxTokens: task.generation_kwargs.max_gen_toks,
-        })));
+        results = await model.generate(batch.map(([, r]) => {
+          const q = r as GenKey;
+          return {
+            prompt: q.p,
+            until: q.u,
+            maxTokens: q.m,
+            ...(q.t ? { temperature: q.t, topP: q.tp, seed: task.fewshot_seed + (q.s ?? 0) } : {}),
+          };
+        }));
       } else {
         results = await model.loglikelihood(
           batch.map(([, r]) => ({
@@ -168,6 +194,13 @@ export async function runTask(task: TaskConfig, opts: RunOptions): Promise<TaskR
       skipped.push({ file: data.eval.file, row: inst.row, reason: (err as Error).message });
     }
   }
+  if (samples.length === 0) {
+    throw new UserError(
+      `${task.file}: no row could be scored (${skipped.length} skipped; row ${
+        skipped.at(-1)?.row
+      }: ${skipped.at(-1)?.reason})`,
+    );
+  }
   return {
     task: task.task,
     file: task.file,
@@ -182,42 +215,104 @@ export async function runTask(task: TaskConfig, opts: RunOptions): Promise<TaskR
   };
 }
 
+/** Metrics scored on the corpus from per-row statistics that add up. */
+const CORPUS_METRICS: Record<
+  string,
+  { stats: (pred: string, golds: string[]) => number[]; score: (stats: number[]) => number }
+> = {
+  chrf: { stats: chrfStats, score: chrfScore },
+  bleu: { stats: bleuStats, score: bleuScore },
+};
+
+type GenKey = { p: string; u: string[]; m: number; t?: number; tp?: number; s?: number };
+
 /** Scores one row from its request results. */
 export function scoreInstance(task: TaskConfig, inst: Instance, results: unknown[]): SampleRecord {
+  const wanted = new Set(task.metric_list.map((m) => m.metric));
   if (task.output_type === "multiple_choice") {
     const r = results as LoglikelihoodResult[];
     const lls = r.map((x) => x.logprob);
-    const gold = inst.gold as number;
     const m: Record<string, number> = {};
-    for (const spec of task.metric_list) {
-      if (spec.metric === "acc") m.acc = acc(lls, gold);
-      if (spec.metric === "acc_norm") m.acc_norm = accNorm(lls, inst.choices, gold);
-    }
-    return { row: inst.row, target: gold, lls, metrics: m };
+    // Several gold answers: right when the pick is any of them (lm-eval's multiple targets).
+    const best = (f: (gold: number) => number) =>
+      Math.max(...inst.golds.map((x) => f(x as number)));
+    if (wanted.has("acc")) m.acc = best((gold) => acc(lls, gold));
+    if (wanted.has("acc_norm")) m.acc_norm = best((gold) => accNorm(lls, inst.choices, gold));
+    if (wanted.has("acc_bytes")) m.acc_bytes = best((gold) => accBytes(lls, inst.choices, gold));
+    const target = inst.golds.length > 1 ? JSON.stringify(inst.golds) : inst.gold;
+    return { row: inst.row, target, lls, metrics: m };
   }
   if (task.output_type === "loglikelihood") {
     const [r] = results as LoglikelihoodResult[];
+    const m: Record<string, number> = {};
+    if (wanted.has("acc")) m.acc = r.isGreedy ? 1 : 0;
+    if (wanted.has("perplexity")) m.perplexity = r.logprob;
     return {
       row: inst.row,
       target: inst.gold,
       lls: [r.logprob],
       is_greedy: [r.isGreedy],
-      metrics: { acc: r.isGreedy ? 1 : 0, perplexity: r.logprob },
+      metrics: m,
     };
   }
-  const response = results[0] as string;
+  if (task.output_type === "loglikelihood_rolling") {
+    const [r] = results as LoglikelihoodResult[];
+    const text = inst.gold as string;
+    const words = countWords(text);
+    const bytes = countBytes(text);
+    const m: Record<string, number> = {};
+    const w: Record<string, number> = {};
+    for (
+      const [k, n] of [["word_perplexity", words], ["byte_perplexity", bytes], [
+        "bits_per_byte",
+        bytes,
+      ]] as const
+    ) {
+      if (wanted.has(k)) {
+        m[k] = r.logprob;
+        w[k] = n;
+      }
+    }
+    return {
+      row: inst.row,
+      target: `${words} words, ${bytes} bytes`,
+      lls: [r.logprob],
+      metrics: m,
+      weights: w,
+    };
+  }
+  const responses = results as string[];
   const m: Record<string, number> = {};
   const filtered: Record<string, string> = {};
   const pipelines = task.filter_list.length ? task.filter_list : [{ name: "none", filter: [] }];
+  const golds = inst.golds.map(String);
+  const scorers: Record<string, (pred: string, spec: MetricSpec) => number> = {
+    exact_match: (pred, spec) => maxOverGolds((p, gold) => exactMatch(p, gold, spec), pred, golds),
+    exact: (pred) => maxOverGolds(squadExact, pred, golds),
+    f1: (pred) => maxOverGolds(squadF1, pred, golds),
+    char_f1: (pred) => maxOverGolds(charF1, pred, golds),
+  };
+  const stats: Record<string, number[]> = {};
   for (const spec of task.metric_list) {
-    if (spec.metric === "exact_match") {
+    const corpus = CORPUS_METRICS[spec.metric];
+    if (corpus) {
       for (const f of pipelines) {
-        const out = applyFilter(f.filter, response);
+        const out = applyFilter(f.filter, responses);
         filtered[f.name] = out;
-        m[`exact_match,${f.name}`] = exactMatch(out, String(inst.gold), spec);
+        const k = `${spec.metric},${f.name}`;
+        stats[k] = corpus.stats(out, golds);
+        m[k] = corpus.score(stats[k]); // the row's own (sentence) score, for reading
       }
     }
+    const fn = scorers[spec.metric];
+    if (!fn) continue;
+    for (const f of pipelines) {
+      const out = applyFilter(f.filter, responses);
+      filtered[f.name] = out;
+      m[`${spec.metric},${f.name}`] = fn(out, spec);
+    }
   }
+  const response = responses[0];
   if (task.metric_list.some((s) => s.metric.includes("level"))) {
     const ids = inst.doc.instruction_id_list;
     const kw = inst.doc.kwargs;
@@ -234,15 +329,21 @@ export function scoreInstance(task: TaskConfig, inst: Instance, results: unknown
   }
   return {
     row: inst.row,
-    target: inst.gold,
+    target: golds.length > 1 ? JSON.stringify(golds) : inst.gold,
     prompt: inst.contexts[0],
     response,
+    ...(responses.length > 1 ? { responses } : {}),
     filtered,
     metrics: m,
+    ...(Object.keys(stats).length ? { stats } : {}),
   };
 }
 
-/** Aggregates sample metrics into task metrics with standard errors. */
+/**
+ * Aggregates sample metrics into task metrics with standard errors, by each metric's registered
+ * aggregation: means with the sample standard error, perplexity with a seeded bootstrap, and the
+ * weighted ones (word/byte perplexity, bits per byte) without a standard error, as lm-eval.
+ */
 export function aggregate(
   task: TaskConfig,
   samples: SampleRecord[],
@@ -256,10 +357,23 @@ export function aggregate(
   for (const k of keys) {
     const base = k.split(",")[0];
     if (!wanted.has(base)) continue;
+    const agg = METRICS[base].aggregation;
     const xs = col(k);
-    if (base === "perplexity") {
+    if (agg === "perplexity") {
       out[k] = { value: perplexity(xs), stderr: bootstrapStderr(xs, perplexity, iters) };
-    } else out[k] = { value: mean(xs), stderr: meanStderr(xs) };
+    } else if (agg === "weighted_perplexity" || agg === "bits_per_byte") {
+      const pairs = samples.map((s) => [s.metrics[k], s.weights![k]] as [number, number]);
+      const value = agg === "bits_per_byte" ? bitsPerByte(pairs) : weightedPerplexity(pairs);
+      out[k] = { value, stderr: NaN };
+    } else if (agg === "chrf" || agg === "bleu") {
+      // The corpus score of summed statistics; its stderr by bootstrap over rows, as lm-eval.
+      const rows = samples.map((s) => s.stats![k]);
+      const score = CORPUS_METRICS[agg].score;
+      const corpus = (idx: number[]) =>
+        score(idx.reduce((a, i) => a.map((x, j) => x + rows[i][j]), rows[0].map(() => 0)));
+      const idx = rows.map((_, i) => i);
+      out[k] = { value: corpus(idx), stderr: bootstrapStderr(idx, corpus, iters) };
+    } else if (agg === "mean") out[k] = { value: mean(xs), stderr: meanStderr(xs) };
   }
   for (const kind of ["strict", "loose"] as const) {
     if (!wanted.has(`inst_level_${kind}_acc`)) continue;

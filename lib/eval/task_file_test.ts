@@ -103,7 +103,7 @@ Deno.test("evaluateSuite() reports bad task files and rows with file and row, an
     t.skipped_rows.map((s) => [s.file, s.row, s.reason.slice(0, 30)]),
     [
       [`${data}/mc.jsonl`, 2, "invalid JSON (Expected propert"],
-      [`${data}/mc.jsonl`, 3, `${tasks}/1_good.yaml: target "5"`.slice(0, 30)],
+      [`${data}/mc.jsonl`, 3, `${tasks}/1_good.yaml: target 5 `.slice(0, 30)],
       [`${data}/mc.jsonl`, 4, `${tasks}/1_good.yaml: template`.slice(0, 30)],
     ],
   );
@@ -117,7 +117,7 @@ Deno.test("evaluateSuite() reports bad task files and rows with file and row, an
   assert.match(skipped[1].reason, /missing column\(s\) nope/);
   const md = await Deno.readTextFile(run.path("results.md"));
   assert.match(md, /## Skipped tasks/);
-  assert.match(md, /mc\.jsonl` row 3: .*target "5" is not one of the 2 choices/);
+  assert.match(md, /mc\.jsonl` row 3: .*target 5 is not one of the 2 choices/);
   const json = JSON.parse(await Deno.readTextFile(run.path("results.json")));
   assert.equal(json.skipped_tasks.length, 2);
   assert.equal(json.results[0].samples.length, 2);

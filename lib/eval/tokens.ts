@@ -71,7 +71,9 @@ export async function taskTexts(
       const g = inst.gold as number;
       return inst.contexts[g] + inst.continuations[g];
     }
-    if (task.output_type === "loglikelihood") return inst.contexts[0] + inst.continuations[0];
+    if (task.output_type === "loglikelihood" || task.output_type === "loglikelihood_rolling") {
+      return inst.contexts[0] + inst.continuations[0];
+    }
     return inst.contexts[0] + (inst.goldOutput ? " " + inst.goldOutput : "");
   });
 }

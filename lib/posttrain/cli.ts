@@ -46,8 +46,9 @@ export const posttrainDataSpec = {
     },
     tasks: {
       type: "string[]",
-      default: ["eval"],
-      description: "eval task files or folders whose items records must not overlap",
+      default: ["eval/bench", "eval/thunder"],
+      description:
+        "eval task files or folders whose items records must not overlap (eval/lm_eval holds format examples over made-up data)",
     },
     output: {
       type: "string",

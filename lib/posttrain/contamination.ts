@@ -32,7 +32,8 @@ import { join } from "node:path";
 import { UserError } from "../io/errors.ts";
 import { loadTaskData } from "../eval/data.ts";
 import { buildInstances, TaskTemplates } from "../eval/instances.ts";
-import { listTaskFiles, readTaskFile, type TaskConfig } from "../eval/task_file.ts";
+import { featuresOf } from "../eval/fields.ts";
+import { listTaskFiles, readSuiteFile, type TaskConfig } from "../eval/task_file.ts";
 import type { Conversation, PreferencePair } from "./records.ts";
 
 /** Options of {@linkcode EvalNgramIndex.build}. */
@@ -281,7 +282,9 @@ export class EvalNgramIndex {
     for (const t of opts.tasks) files.push(...await listTaskFiles(t));
     for (const [i, file] of files.entries()) {
       if (i) opts.onTask?.(i, files.length);
-      const task = await readTaskFile(file);
+      const read = await readSuiteFile(file);
+      if ("group" in read) continue; // a group file names tasks; it has no items of its own
+      const task = read.task;
       const missing = await _missingHubData(task, opts);
       if (missing) {
         index.tasks.push(_skipped(task.task, file, missing));
@@ -304,14 +307,8 @@ export class EvalNgramIndex {
   addTask(task: TaskConfig, data: Parameters<typeof buildInstances>[1]): TaskIndexStats {
     const t0: TaskConfig = { ...task, num_fewshot: 0, description: "" };
     const { instances } = buildInstances(t0, { eval: data.eval });
-    const templates = new TaskTemplates(t0);
-    const columns = new Set<string>();
-    for (
-      const t of [templates.text, templates.target, templates.continuation, templates.goldOutput]
-        .concat(Array.isArray(templates.choice) ? templates.choice : [templates.choice])
-    ) {
-      for (const c of t?.columns ?? []) columns.add(c);
-    }
+    const templates = new TaskTemplates(t0, featuresOf(data.eval.rows.map((r) => r.doc)));
+    const columns = new Set(templates.columns);
     const stats: TaskIndexStats = {
       task: task.task,
       file: task.file,
