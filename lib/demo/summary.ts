@@ -14,7 +14,7 @@ type Fmt = (f: Rec) => string[];
 /** A number for a sentence: thousands separators, 3 significant digits for fractions. */
 export function fmtNum(x: unknown, digits = 3): string {
   if (typeof x !== "number" || !Number.isFinite(x)) return "—";
-  if (Number.isInteger(x)) return x.toLocaleString("en-US");
+  if (Number.isInteger(x) && Math.abs(x) < 1e12) return x.toLocaleString("en-US");
   const a = Math.abs(x);
   if (a >= 1e6 || (a !== 0 && a < 1e-3)) return x.toExponential(2);
   if (a >= 100) return Math.round(x).toLocaleString("en-US");
