@@ -67,7 +67,7 @@ gpuTest("GpuRuntime.time() measures GPU work", async () => {
   assert.equal(t.source, rt.has("timestamp-query") ? "timestamp" : "wall");
 });
 
-Deno.test("GpuRuntime.uniform() buffers are destroyed after the flush that submits their work", async () => {
+gpuTest("GpuRuntime.uniform() buffers are destroyed after the flush that submits their work", async () => {
   const rt = await getRuntime();
   const before = rt.liveUniforms;
   const n = 256;
