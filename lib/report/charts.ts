@@ -33,6 +33,8 @@ export interface ChartOptions {
   logY?: boolean;
   /** Also draw each series' moving average over this many points (raw lines then go faint). */
   smooth?: number;
+  /** Points kept per series (evenly spaced, the last one always); default 1000. */
+  maxPoints?: number;
   /** Show a color legend (default: when there are 2 to 12 series). */
   legend?: boolean;
   width?: number;
@@ -64,8 +66,9 @@ function _legend(series: Set<string>, opt?: boolean): boolean {
  * ```
  */
 export function lineChart(points: Point[], o: ChartOptions = {}): string {
-  const finite = points.filter((p) =>
-    Number.isFinite(p.x) && Number.isFinite(p.y) && (!o.logY || p.y > 0)
+  const finite = thin(
+    points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y) && (!o.logY || p.y > 0)),
+    o.maxPoints ?? 1000,
   );
   const series = new Set(finite.map((p) => p.series));
   const faceted = finite.some((p) => p.facet !== undefined);
@@ -106,6 +109,25 @@ export function lineChart(points: Point[], o: ChartOptions = {}): string {
         : []),
     ],
   });
+}
+
+/** Keeps at most `max` evenly spaced points of each series (and facet), the last one included. */
+export function thin(points: Point[], max: number): Point[] {
+  const by = new Map<string, Point[]>();
+  for (const p of points) {
+    const k = `${p.series}\u0000${p.facet ?? ""}`;
+    const list = by.get(k);
+    if (list) list.push(p);
+    else by.set(k, [p]);
+  }
+  const out: Point[] = [];
+  for (const list of by.values()) {
+    const stride = Math.ceil(list.length / max);
+    list.forEach((p, i) => {
+      if (i % stride === 0 || i === list.length - 1) out.push(p);
+    });
+  }
+  return out;
 }
 
 /**

@@ -265,11 +265,11 @@ function fp8Section(runs: RunData[]): string {
       `<p class="meta">One line per tensor (hover for its name); delayed scaling: the scale used at a step comes from the amax history.</p>` +
       _chart(
         "amax per tensor",
-        lineChart(amax, { y: "amax", logY: true, legend: false, width: 960 }),
+        lineChart(amax, { y: "amax", logY: true, legend: false, width: 960, maxPoints: 300 }),
       ) +
       _chart(
         "scale per tensor",
-        lineChart(scale, { y: "scale", logY: true, legend: false, width: 960 }),
+        lineChart(scale, { y: "scale", logY: true, legend: false, width: 960, maxPoints: 300 }),
       ) +
       `<details><summary>last step's amax and scale per tensor</summary>${
         _table(["tensor", "kind", "amax", "scale"], rows, (i) => i >= 2)

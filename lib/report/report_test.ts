@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { buildReport, num, REPORT_FILE, taskGroup } from "./report.ts";
 import { findChromium, visitPage, writeFixtureRun } from "./testing.ts";
+import { thin } from "./charts.ts";
 import { ROOT } from "../../tasks/_testing.ts";
 
 async function fixture(): Promise<string> {
@@ -57,6 +58,18 @@ Deno.test("buildReport() notes unreadable files instead of failing", async () =>
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("thin() keeps evenly spaced points of each series, the last one included", () => {
+  const pts = [...Array(2501).keys()].flatMap((i) => [
+    { x: i, y: i, series: "a" },
+    ...(i < 10 ? [{ x: i, y: i, series: "b" }] : []),
+  ]);
+  const out = thin(pts, 1000);
+  const a = out.filter((p) => p.series === "a").map((p) => p.x);
+  assert.equal(a.length, 835); // every 3rd of 2501 (0 … 2499), and the last (2500)
+  assert.deepEqual([a[0], a[1], a.at(-2), a.at(-1)], [0, 3, 2499, 2500]);
+  assert.equal(out.filter((p) => p.series === "b").length, 10);
 });
 
 Deno.test("num() and taskGroup() format cells and group tasks by language", () => {
