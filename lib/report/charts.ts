@@ -33,6 +33,8 @@ export interface ChartOptions {
   logY?: boolean;
   /** Also draw each series' moving average over this many points (raw lines then go faint). */
   smooth?: number;
+  /** The x axis' extent (default: the data's). */
+  xDomain?: [number, number];
   /** Points kept per series (evenly spaced, the last one always); default 1000. */
   maxPoints?: number;
   /** Show a color legend (default: when there are 2 to 12 series). */
@@ -147,10 +149,10 @@ export function barChart(bars: Bar[], o: ChartOptions & { dots?: boolean } = {})
     height: Math.max(80, labels.length * rowH + 50),
     marginLeft: Math.min(260, 12 + 6.2 * longest),
     marginRight: 30,
-    x: { label: o.x, grid: true },
-    y: grouped ? { axis: null } : { label: null, domain: labels },
+    x: { label: o.x, grid: true, domain: o.xDomain },
+    y: grouped ? { axis: null, domain: [...groups] } : { label: null, domain: labels },
     fy: grouped ? { label: null, domain: labels, axis: "left" } : undefined,
-    color: { legend: _legend(groups, o.legend), type: "categorical" },
+    color: { legend: _legend(groups, o.legend), type: "categorical", domain: [...groups] },
     marks: o.dots
       ? [
         Plot.ruleY(withError, {

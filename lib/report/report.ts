@@ -543,7 +543,7 @@ function evalSection(runs: RunData[]): string {
           group: c.run,
           error: Number.isFinite(c.stderr) ? c.stderr : undefined,
         })),
-        { x: "accuracy", dots: true, width: 900 },
+        { x: "accuracy", dots: true, width: 900, xDomain: [0, 1] },
       ),
     );
   }
