@@ -82,7 +82,7 @@ export function lineChart(points: Point[], o: ChartOptions = {}): string {
     marginRight: 20,
     x: { label: o.x ?? "step", grid: true },
     y: { label: o.y, grid: true, type: o.logY ? "log" : "linear" },
-    color: { legend: _legend(series, o.legend), type: "categorical" },
+    color: { legend: _legend(series, o.legend), type: "categorical", domain: [...series] },
     fx: faceted ? { label: null } : undefined,
     marks: [
       Plot.lineY(finite, {
