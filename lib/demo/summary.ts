@@ -118,6 +118,7 @@ function _fallback(f: Rec): string[] {
 
 /** The headline figures of one stage as short phrases. */
 export function stageFigures(stage: string, figures: Rec): string[] {
+  if (typeof figures.skipped === "string") return [`skipped: ${figures.skipped}`];
   try {
     return (STAGE_FIGURES[stage] ?? _fallback)(figures);
   } catch {

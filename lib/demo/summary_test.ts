@@ -28,6 +28,7 @@ Deno.test("summaryMarkdown() writes figures as numbers with units, no JSON, and 
       },
     },
     { stage: "newstage", status: "ran", seconds: 1, figures: { pages_per_second: 68.24 } },
+    { stage: "posttrain", status: "ran", seconds: 0, figures: { skipped: "no data here" } },
     { stage: "hub", status: "not built yet" },
   ]);
   assert.match(md, /\[report\.html\]\(report\.html\)/);
@@ -38,6 +39,7 @@ Deno.test("summaryMarkdown() writes figures as numbers with units, no JSON, and 
   assert.match(md, /0\.858 → 0\.511 tokens\/syllable/);
   assert.match(md, /English: 1\.31 → 1\.31 tokens\/word/);
   assert.match(md, /\| newstage \| ran \| 1\.0s \| pages per second 68\.2 \|/);
+  assert.match(md, /\| posttrain \| ran \| 0\.0s \| skipped: no data here \|/);
   assert.match(md, /\| hub \| not built yet \|/);
   assert.ok(!/[{}"`]/.test(md), "no JSON in the summary");
 });
