@@ -100,13 +100,16 @@ function _when(root: RunData | undefined): string {
     m.git_commit ? `commit ${String(m.git_commit).slice(0, 12)}` : "",
     m.jikji_version ? `Jikji ${m.jikji_version}` : "",
     m.deno_version ? `Deno ${m.deno_version}` : "",
-    typeof m.gpu_adapter === "object" && m.gpu_adapter
-      ? `GPU ${(m.gpu_adapter as Rec).description ?? ""}`
-      : m.gpu_adapter
-      ? `GPU ${m.gpu_adapter}`
-      : "",
+    _gpu(m.gpu_adapter),
   ];
   return parts.filter(Boolean).join(" · ");
+}
+
+function _gpu(a: unknown): string {
+  if (!a) return "";
+  if (typeof a !== "object") return `GPU ${a}`;
+  const g = a as Rec;
+  return g.description ? `GPU ${g.description}` : g.error ? "no WebGPU adapter" : "";
 }
 
 /** HTML-escapes text. */
