@@ -1,7 +1,8 @@
 /** `deno task demo`: the whole pipeline on the embedded default corpus. See lib/demo/run_demo.ts. */
 
 import { parseOrHelp, runMain } from "../lib/cli/main.ts";
-import { runDemo, summaryMarkdown } from "../lib/demo/run_demo.ts";
+import { runDemo } from "../lib/demo/run_demo.ts";
+import { summaryMarkdown } from "../lib/demo/summary.ts";
 import { DEMO_STAGES } from "../lib/demo/stages.ts";
 import { UserError } from "../lib/io/errors.ts";
 
@@ -43,5 +44,6 @@ if (import.meta.main) {
     const missing = results.filter((r) => r.status === "not built yet").map((r) => r.stage);
     console.log(`ran: ${ran.join(", ") || "none"}; not built yet: ${missing.join(", ") || "none"}`);
     console.log(`run folder: ${dir}`);
+    console.log(`report: ${dir}/report.html`);
   });
 }

@@ -1,12 +1,14 @@
 /**
  * `deno task demo`: runs every implemented pipeline stage in order on the embedded default corpus,
- * writing one run folder with a summary (`summary.json`, `summary.md`) that says what ran.
+ * writing one run folder with a summary (`summary.json`, `summary.md`) that says what ran, and the
+ * run's `report.html` (written by the run folder when it finishes).
  *
  * @module
  */
 
 import { createRun } from "../run/run_folder.ts";
 import { formatDuration } from "../cli/progress.ts";
+import { summaryMarkdown } from "./summary.ts";
 import { DEMO_STAGES, isImplemented } from "./stages.ts";
 import type { DemoContext } from "./stage.ts";
 
@@ -67,20 +69,4 @@ export async function runDemo(
   await run.writeText("summary.md", summaryMarkdown(run.dir, results));
   await run.finish({ stages: results, artifacts });
   return { dir: run.dir, results };
-}
-
-/** The human summary of a demo run. */
-export function summaryMarkdown(dir: string, results: StageResult[]): string {
-  const lines = [
-    `# Jikji demo — ${dir}`,
-    "",
-    "| stage | status | time | figures |",
-    "|---|---|---|---|",
-  ];
-  for (const r of results) {
-    const time = r.seconds !== undefined ? formatDuration(r.seconds) : "";
-    const figs = r.figures ? "`" + JSON.stringify(r.figures).slice(0, 300) + "`" : "";
-    lines.push(`| ${r.stage} | ${r.status} | ${time} | ${figs} |`);
-  }
-  return lines.join("\n") + "\n";
 }

@@ -67,33 +67,36 @@ gpuTest("GpuRuntime.time() measures GPU work", async () => {
   assert.equal(t.source, rt.has("timestamp-query") ? "timestamp" : "wall");
 });
 
-Deno.test("GpuRuntime.uniform() buffers are destroyed after the flush that submits their work", async () => {
-  const rt = await getRuntime();
-  const before = rt.liveUniforms;
-  const n = 256;
-  const bx = rt.upload(new Float32Array(n).fill(1));
-  const by = rt.upload(new Float32Array(n));
-  const pipe = rt.pipeline("saxpy", SAXPY);
-  for (let i = 0; i < 50; i++) {
-    rt.dispatch(pipe, [bx, by, rt.uniform(new Float32Array([1, n, 0, 0]))], [n / 64]);
-  }
-  assert.equal(rt.liveUniforms, before + 50);
-  const y = await rt.readF32(by, n);
-  assert.equal(y[0], 50);
-  assert.equal(rt.liveUniforms, before);
-  const u = rt.uniform(new Float32Array([1, n, 0, 0]));
-  rt.dispatch(pipe, [bx, by, u], [n / 64]);
-  await rt.sync();
-  assert.throws(() => rt.dispatch(pipe, [bx, by, u], [n / 64]), /keep: true/);
-  const kept = rt.uniform(new Float32Array([1, n, 0, 0]), { keep: true });
-  rt.dispatch(pipe, [bx, by, kept], [n / 64]);
-  await rt.sync();
-  rt.dispatch(pipe, [bx, by, kept], [n / 64]);
-  assert.equal((await rt.readF32(by, 1))[0], 53);
-  kept.destroy();
-  rt.release(bx);
-  rt.release(by);
-});
+gpuTest(
+  "GpuRuntime.uniform() buffers are destroyed after the flush that submits their work",
+  async () => {
+    const rt = await getRuntime();
+    const before = rt.liveUniforms;
+    const n = 256;
+    const bx = rt.upload(new Float32Array(n).fill(1));
+    const by = rt.upload(new Float32Array(n));
+    const pipe = rt.pipeline("saxpy", SAXPY);
+    for (let i = 0; i < 50; i++) {
+      rt.dispatch(pipe, [bx, by, rt.uniform(new Float32Array([1, n, 0, 0]))], [n / 64]);
+    }
+    assert.equal(rt.liveUniforms, before + 50);
+    const y = await rt.readF32(by, n);
+    assert.equal(y[0], 50);
+    assert.equal(rt.liveUniforms, before);
+    const u = rt.uniform(new Float32Array([1, n, 0, 0]));
+    rt.dispatch(pipe, [bx, by, u], [n / 64]);
+    await rt.sync();
+    assert.throws(() => rt.dispatch(pipe, [bx, by, u], [n / 64]), /keep: true/);
+    const kept = rt.uniform(new Float32Array([1, n, 0, 0]), { keep: true });
+    rt.dispatch(pipe, [bx, by, kept], [n / 64]);
+    await rt.sync();
+    rt.dispatch(pipe, [bx, by, kept], [n / 64]);
+    assert.equal((await rt.readF32(by, 1))[0], 53);
+    kept.destroy();
+    rt.release(bx);
+    rt.release(by);
+  },
+);
 
 gpuTest(
   "GpuRuntime.allocatedBytes counts live and pooled buffers until trimPool(); peakBytes its high-water mark",

@@ -1,7 +1,8 @@
 /**
  * Run folders: every task run writes `runs/<task>-<timestamp>/` holding the resolved config
  * (`config.json`), a manifest (`manifest.json`: Jikji version, git commit, Deno version, GPU
- * adapter, seed, command line), `log.jsonl`, `metrics.jsonl` and, at the end, `summary.json`.
+ * adapter, seed, command line), `log.jsonl`, `metrics.jsonl` and, at the end, `summary.json` and
+ * `report.html` (the run's figures as plots, lib/report).
  * Files that matter are written atomically; JSONL logs are appended a whole line at a time, so a
  * kill leaves at worst one unparseable last line, which readers skip.
  *
@@ -98,13 +99,22 @@ export class RunFolder {
     await writeFileAtomic(this.path(name), text);
   }
 
-  /** Writes `summary.json` and closes the streams. */
+  /**
+   * Writes `summary.json`, closes the streams and writes the run's `report.html` (lib/report); a
+   * report that cannot be made is logged as a warning and does not fail the run.
+   */
   async finish(summary: Record<string, unknown>): Promise<void> {
     await this.writeJson("summary.json", {
       finished_at: new Date().toISOString(),
       started_at: this.manifest.started_at,
       ...summary,
     });
+    try {
+      const { writeReport } = await import("../report/report.ts");
+      await writeReport(this.dir);
+    } catch (err) {
+      this.log(`report.html not written: ${(err as Error).message}`, {}, "warn");
+    }
     this.close();
   }
 

@@ -312,6 +312,7 @@ async function report(
     texts: r.texts,
     chars: r.chars,
     hangul: r.hangul,
+    words: r.words,
     bytes: r.bytes,
     tokens,
   });

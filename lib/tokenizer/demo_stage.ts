@@ -43,6 +43,10 @@ export const tokenizerStage: DemoStage = {
         merged: koNew?.tokens_per_hangul,
       },
       english_tokens: { llama31: enBase?.tokens, merged: enNew?.tokens },
+      english_tokens_per_word: {
+        llama31: enBase?.tokens_per_word,
+        merged: enNew?.tokens_per_word,
+      },
       branching_entropy_f1: r.branchingEntropy.f1,
       report: `${out}/report.md`,
     };

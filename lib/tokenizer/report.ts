@@ -19,6 +19,8 @@ export interface TextStats {
   texts: number;
   chars: number;
   hangul: number;
+  /** Whitespace-separated words. */
+  words: number;
   bytes: number;
   tokens: number;
 }
@@ -28,6 +30,7 @@ export interface ReportRow extends TextStats {
   tokenizer: string;
   set: string;
   tokens_per_hangul: number | null;
+  tokens_per_word: number | null;
   tokens_per_char: number;
   bytes_per_token: number;
 }
@@ -36,10 +39,18 @@ const encoder = new TextEncoder();
 
 /** Counts `texts` and the tokens `encode` gives them. */
 export function measure(encode: (text: string) => number, texts: string[]): TextStats {
-  const s: TextStats = { texts: texts.length, chars: 0, hangul: 0, bytes: 0, tokens: 0 };
+  const s: TextStats = {
+    texts: texts.length,
+    chars: 0,
+    hangul: 0,
+    words: 0,
+    bytes: 0,
+    tokens: 0,
+  };
   for (const t of texts) {
     s.chars += [...t].length;
     s.hangul += countHangul(t);
+    s.words += t.split(/\s+/).filter((w) => w !== "").length;
     s.bytes += encoder.encode(t).length;
     s.tokens += encode(t);
   }
@@ -53,6 +64,7 @@ export function row(tokenizer: string, set: string, s: TextStats): ReportRow {
     set,
     ...s,
     tokens_per_hangul: s.hangul ? s.tokens / s.hangul : null,
+    tokens_per_word: s.words ? s.tokens / s.words : null,
     tokens_per_char: s.chars ? s.tokens / s.chars : 0,
     bytes_per_token: s.tokens ? s.bytes / s.tokens : 0,
   };
@@ -62,14 +74,14 @@ export function row(tokenizer: string, set: string, s: TextStats): ReportRow {
 export function reportMarkdown(rows: ReportRow[]): string {
   const f = (x: number | null, d = 4) => x === null ? "–" : x.toFixed(d);
   const lines = [
-    "| tokenizer | text | texts | Hangul syllables | tokens | tokens/syllable | tokens/char | bytes/token |",
-    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| tokenizer | text | texts | Hangul syllables | words | tokens | tokens/syllable | tokens/word | tokens/char | bytes/token |",
+    "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   for (const r of rows) {
     lines.push(
-      `| ${r.tokenizer} | ${r.set} | ${r.texts} | ${r.hangul} | ${r.tokens} | ${
+      `| ${r.tokenizer} | ${r.set} | ${r.texts} | ${r.hangul} | ${r.words} | ${r.tokens} | ${
         f(r.tokens_per_hangul)
-      } | ${f(r.tokens_per_char)} | ${f(r.bytes_per_token, 2)} |`,
+      } | ${f(r.tokens_per_word)} | ${f(r.tokens_per_char)} | ${f(r.bytes_per_token, 2)} |`,
     );
   }
   return lines.join("\n");
