@@ -24,6 +24,7 @@ import { posttrain, type PosttrainOptions } from "../lib/posttrain/trainer.ts";
 import { loadChatFormat } from "../lib/posttrain/chat_template.ts";
 import { runChat } from "../lib/posttrain/chat.ts";
 import { posttrainDataSpec, runPosttrainData } from "../lib/posttrain/cli.ts";
+import { PRUNE_SPEC, runPrune, runUpscale, UPSCALE_SPEC } from "../lib/compress/cli.ts";
 
 /** Lines of standard input. */
 async function* readLines(): AsyncGenerator<string> {
@@ -49,6 +50,8 @@ const SUBCOMMANDS = {
   chat: "a terminal chat with a model through its chat template (tokens streamed)",
   "posttrain-data":
     "build SFT conversations and DPO pairs from ../shared/posttrain (eval overlaps dropped)",
+  upscale: UPSCALE_SPEC.summary,
+  prune: PRUNE_SPEC.summary,
 };
 
 const trainSpec = {
@@ -252,6 +255,15 @@ if (import.meta.main) {
       return;
     }
     if (sub === "sft" || sub === "dpo") return await runPosttrain(sub, Deno.args.slice(1));
+    // model compression: depth up-scaling, pruning (lib/compress)
+    if (sub === "upscale" || sub === "prune") {
+      const spec = sub === "upscale" ? UPSCALE_SPEC : PRUNE_SPEC;
+      const parsed = await parseOrHelp(spec as CommandSpec, Deno.args.slice(1));
+      if (!parsed) return;
+      const o = parsed.options as never;
+      console.log(sub === "upscale" ? await runUpscale(o) : await runPrune(o));
+      return;
+    }
     if (sub === "posttrain-data") {
       const parsed = await parseOrHelp(posttrainDataSpec, Deno.args.slice(1));
       if (!parsed) return;
