@@ -18,7 +18,7 @@ import { createLlama } from "../lib/model/backend.ts";
 import { extendVocabulary } from "../lib/train/extend.ts";
 import { train, type TrainOptions } from "../lib/train/trainer.ts";
 import { repairJsonlTail } from "../lib/train/checkpoint.ts";
-import { TRAIN_OPTIONS } from "../lib/train/options.ts";
+import { DISTILL_OPTIONS, TRAIN_OPTIONS } from "../lib/train/options.ts";
 import { DPO_OPTIONS, SFT_OPTIONS } from "../lib/posttrain/options.ts";
 import { posttrain, type PosttrainOptions } from "../lib/posttrain/trainer.ts";
 import { loadChatFormat } from "../lib/posttrain/chat_template.ts";
@@ -52,6 +52,7 @@ const SUBCOMMANDS = {
     "build SFT conversations and DPO pairs from ../shared/posttrain (eval overlaps dropped)",
   upscale: UPSCALE_SPEC.summary,
   prune: PRUNE_SPEC.summary,
+  distill: "pretraining with a teacher: τ²·KL to its (top-k, cached) logits, optional CE mix",
 };
 
 const trainSpec = {
@@ -67,6 +68,14 @@ const trainSpec = {
     runs_dir: { type: "string", default: "runs", description: "parent of the run folder" },
   },
   subcommands: SUBCOMMANDS,
+} as const satisfies CommandSpec;
+
+const distillSpec = {
+  ...trainSpec,
+  name: "train distill",
+  summary: SUBCOMMANDS.distill,
+  options: { ...trainSpec.options, ...DISTILL_OPTIONS },
+  subcommands: undefined,
 } as const satisfies CommandSpec;
 
 const tokenizeSpec = {
@@ -348,7 +357,11 @@ if (import.meta.main) {
       );
       return;
     }
-    const parsed = await parseOrHelp(trainSpec, Deno.args);
+    const distill = sub === "distill";
+    const parsed = await parseOrHelp(
+      distill ? distillSpec : trainSpec,
+      Deno.args.slice(distill ? 1 : 0),
+    );
     if (!parsed) return;
     const { options, quiet } = parsed;
     let opts = options as unknown as TrainOptions;
@@ -363,7 +376,7 @@ if (import.meta.main) {
       for (const f of ["metrics.jsonl", "log.jsonl"]) await repairJsonlTail(`${dir}/${f}`);
     }
     const run = await createRun({
-      task: "train",
+      task: distill ? "train-distill" : "train",
       config: opts as unknown as Record<string, unknown>,
       seed: opts.seed,
       runsDir: options.runs_dir,
