@@ -12,6 +12,12 @@ Regenerate (deterministic: seeded, CPU, float64):
 
     /usr/bin/python3 lib/model/golden/make_golden.py lib/model/golden/llama_tiny.bin
 
+The same forward also reads any Hugging Face Llama folder (config.json + model.safetensors, F32,
+BF16 or F16) and prints its float64 logits for given token ids as JSON, so models Jikji writes
+(pruned, up-scaled, trained) can be checked against it:
+
+    /usr/bin/python3 lib/model/golden/make_golden.py --logits MODEL_DIR 1,2,3
+
 File format (version 1, little-endian), read by `lib/model/golden.ts`:
 
     u32 magic 0x4A4B474C ("LGKJ" in byte order; "JKGL" as a little-endian u32)
@@ -240,9 +246,49 @@ def write(path, header, tensors):
     return 12 + len(js) + offset
 
 
+def read_folder(path):
+    """config.json (Hugging Face defaults filled in) and model.safetensors as float64 tensors."""
+    with open(f"{path}/config.json") as f:
+        cfg = json.load(f)
+    cfg.setdefault("num_key_value_heads", cfg["num_attention_heads"])
+    cfg.setdefault("head_dim", cfg["hidden_size"] // cfg["num_attention_heads"])
+    cfg.setdefault("rope_scaling", None)
+    cfg.setdefault("rope_theta", 10000.0)
+    cfg.setdefault("rms_norm_eps", 1e-6)
+    cfg.setdefault("tie_word_embeddings", False)
+    with open(f"{path}/model.safetensors", "rb") as f:
+        raw = f.read()
+    (n,) = struct.unpack("<Q", raw[:8])
+    header = json.loads(raw[8 : 8 + n])
+    data = raw[8 + n :]
+    params = {}
+    for name, t in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = t["data_offsets"]
+        buf = data[a:b]
+        if t["dtype"] == "F32":
+            x = torch.frombuffer(bytearray(buf), dtype=torch.float32)
+        elif t["dtype"] == "F16":
+            x = torch.frombuffer(bytearray(buf), dtype=torch.float16).float()
+        elif t["dtype"] == "BF16":
+            x = torch.frombuffer(bytearray(buf), dtype=torch.bfloat16).float()
+        else:
+            sys.exit(f"{path}/model.safetensors: {name}: dtype {t['dtype']} not supported")
+        params[name] = x.reshape(t["shape"]).double()
+    return cfg, params
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--logits":
+        cfg, params = read_folder(sys.argv[2])
+        tokens = torch.tensor([[int(t) for t in sys.argv[3].split(",")]])
+        with torch.no_grad():
+            logits = forward(cfg, params, tokens)[0]
+        print(json.dumps({"T": tokens.shape[1], "V": cfg["vocab_size"], "logits": logits.flatten().tolist()}))
+        return
     if len(sys.argv) != 2:
-        sys.exit(f"usage: {sys.argv[0]} OUT.bin")
+        sys.exit(f"usage: {sys.argv[0]} OUT.bin | --logits MODEL_DIR ID,ID,...")
     torch.manual_seed(SEED)
     gen = torch.Generator().manual_seed(SEED)
     params = init_params(CONFIG, gen)
