@@ -148,7 +148,7 @@ Deno.test("train upscale and prune write folders that eval --backend jikji and P
     ]);
     assert.equal(ev.code, 0, ev.stderr);
     assert.match(ev.stdout, new RegExp(`# Jikji eval: jikji:${m}-[0-9a-f]{12}`));
-    assert.match(ev.stdout, /\| mc \| 0 \| acc \|  \| [01]\.0000 \|/);
+    assert.match(ev.stdout, /\| mc \| 0 \| acc \| {2}\| [01]\.0000 \|/);
   }
   await Deno.remove(dir, { recursive: true });
 });
