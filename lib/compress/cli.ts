@@ -67,7 +67,7 @@ export const PRUNE_SPEC = {
     calibration: {
       type: "string",
       required: true,
-      description: "calibration data: a token shard (.tok) or JSONL documents",
+      description: "calibration data: token shards (.tok) or JSONL documents, comma-separated",
     },
     samples: { type: "integer", default: 256, min: 1, description: "calibration sequences" },
     seq_len: {
@@ -110,46 +110,56 @@ export async function runUpscale(
   } → ${parameterCount(r.cfg)} parameters`;
 }
 
-/** Calibration rows of `T` tokens (consecutive windows of the packed stream), `B` per batch. */
+/**
+ * Calibration rows of `T` tokens — consecutive windows of each file's packed stream, `n` rows in
+ * all, shared evenly between comma-separated files — `B` rows per batch.
+ */
 export async function calibrationBatches(
-  path: string,
+  paths: string,
   modelDir: string,
   n: number,
   T: number,
   B: number,
   vocab: number,
 ): Promise<Batch[]> {
-  let stream: ArrayLike<number>;
-  if (path.endsWith(".tok")) stream = (await readShard(path)).tokens;
-  else {
-    const tok = await loadTokenizer(modelDir);
-    const ids: number[] = [];
-    for await (const d of readDocs(path)) {
-      ids.push(...tok.encode(d.text));
-      if (tok.eosId !== null) ids.push(tok.eosId);
-      if (ids.length >= n * T) break;
+  const files = paths.split(",").filter(Boolean);
+  const rows: Int32Array[] = [];
+  for (const [f, path] of files.entries()) {
+    const want = Math.floor(n / files.length) + (f < n % files.length ? 1 : 0);
+    let stream: ArrayLike<number>;
+    if (path.endsWith(".tok")) stream = (await readShard(path)).tokens;
+    else {
+      const tok = await loadTokenizer(modelDir);
+      const ids: number[] = [];
+      for await (const d of readDocs(path)) {
+        ids.push(...tok.encode(d.text));
+        if (tok.eosId !== null) ids.push(tok.eosId);
+        if (ids.length >= want * T) break;
+      }
+      stream = ids;
     }
-    stream = ids;
-  }
-  const rows = Math.min(n, Math.floor(stream.length / T));
-  if (rows < 1) {
-    throw new UserError(
-      `--calibration ${path}: ${stream.length} tokens, fewer than --seq-len ${T}`,
-    );
-  }
-  const out: Batch[] = [];
-  for (let r0 = 0; r0 < rows; r0 += B) {
-    const b = Math.min(B, rows - r0), tokens = new Int32Array(b * T);
-    for (let i = 0; i < b * T; i++) {
-      const id = stream[r0 * T + i];
-      if (id >= vocab) {
+    const got = Math.min(want, Math.floor(stream.length / T));
+    if (got < 1) {
+      throw new UserError(
+        `--calibration ${path}: ${stream.length} tokens, fewer than --seq-len ${T}`,
+      );
+    }
+    for (let r = 0; r < got; r++) {
+      const row = Int32Array.from({ length: T }, (_, t) => stream[r * T + t]);
+      const bad = row.find((id) => id >= vocab);
+      if (bad !== undefined) {
         throw new UserError(
-          `--calibration ${path}: token id ${id} outside the model's vocabulary ${vocab}`,
+          `--calibration ${path}: token id ${bad} outside the model's vocabulary ${vocab}`,
         );
       }
-      tokens[i] = id;
+      rows.push(row);
     }
-    out.push({ B: b, T, tokens });
+  }
+  const out: Batch[] = [];
+  for (let r0 = 0; r0 < rows.length; r0 += B) {
+    const part = rows.slice(r0, r0 + B), tokens = new Int32Array(part.length * T);
+    part.forEach((row, i) => tokens.set(row, i * T));
+    out.push({ B: part.length, T, tokens });
   }
   return out;
 }

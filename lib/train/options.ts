@@ -133,7 +133,7 @@ export const TRAIN_OPTIONS = {
     default: [],
     validate: validateStages,
     description:
-      "config only: staged pretraining, a list of { tokens, mix, lr_start, lr_end, schedule } (sets the steps)",
+      "staged pretraining: a list of { name, tokens, mix, lr_start, lr_end, schedule } (sets the steps)",
   },
 } as const satisfies OptionsSpec;
 

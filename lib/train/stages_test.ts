@@ -121,3 +121,24 @@ Deno.test("train with stages switches mixtures by stage and resumes mid-stage ex
   assert.deepEqual(wa, wb, "the same final weights, byte for byte");
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("the staged preset (data/configs/train-tiny-staged.yaml) parses into its two stages", async () => {
+  const { parseCommand } = await import("../cli/options.ts");
+  const { TRAIN_OPTIONS } = await import("./options.ts");
+  const root = new URL("../..", import.meta.url).pathname;
+  const p = await parseCommand({ name: "train", summary: "", options: TRAIN_OPTIONS }, [
+    "--config",
+    `${root}data/configs/train-tiny-staged.yaml`,
+  ]);
+  const plan = new StagePlan(p.options.stages as never, 4 * 64, p.options.lr, 15, ["en", "ko"]);
+  assert.deepEqual(plan.stages.map((s) => [s.name, s.steps, s.lrEnd]), [
+    ["broad", 150, 0.003],
+    ["high-quality", 30, 0],
+  ]);
+  const bad = await Deno.makeTempFile({ suffix: ".yaml" });
+  await Deno.writeTextFile(bad, "stages:\n  - { tokens: 10, mixture: { en: 1 } }\n");
+  await assert.rejects(
+    () => parseCommand({ name: "train", summary: "", options: TRAIN_OPTIONS }, ["--config", bad]),
+    /stages.*stage 1: known keys.*"mixture"/,
+  );
+});
