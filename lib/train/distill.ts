@@ -151,18 +151,24 @@ async function _writeFull(f: Deno.FsFile, buf: Uint8Array): Promise<void> {
   while (o < buf.length) o += await f.write(buf.subarray(o));
 }
 
-/** The k largest logits of each row of z (N, V): ids and values, largest first. */
+/** The k largest logits of each row of z (N, V): ids and values, largest first (ties: lower id). */
 export function topKLogits(z: Float32Array, N: number, V: number, K: number) {
-  const ids = new Int32Array(N * K), logits = new Float32Array(N * K);
-  const idx = new Int32Array(V);
+  const ids = new Int32Array(N * K), logits = new Float32Array(N * K).fill(-Infinity);
   for (let r = 0; r < N; r++) {
-    for (let j = 0; j < V; j++) idx[j] = j;
-    const row = z.subarray(r * V, (r + 1) * V);
-    const top = Array.from(idx).sort((a, b) => row[b] - row[a] || a - b).slice(0, K);
-    top.forEach((id, j) => {
-      ids[r * K + j] = id;
-      logits[r * K + j] = row[id];
-    });
+    const id = ids.subarray(r * K, (r + 1) * K), top = logits.subarray(r * K, (r + 1) * K);
+    let n = 0;
+    for (let j = 0; j < V; j++) {
+      const x = z[r * V + j];
+      if (n === K && !(x > top[K - 1])) continue;
+      let i = n < K ? n++ : K - 1; // insertion into the sorted top list
+      while (i > 0 && top[i - 1] < x) {
+        top[i] = top[i - 1];
+        id[i] = id[i - 1];
+        i--;
+      }
+      top[i] = x;
+      id[i] = j;
+    }
   }
   return { ids, logits };
 }
@@ -289,7 +295,8 @@ export class Distiller {
 /**
  * The distiller of a run's options: the teacher folder loaded on the run's engine (its vocabulary
  * must be the student's), and the top-k cache in `teacher_cache` (default `defaultCacheDir`),
- * fingerprinted by the teacher's resolved path and weight file size.
+ * fingerprinted by a hash of the teacher's resolved path and weight file size and of the data
+ * (sources and held-out fraction, which fix every window's tokens).
  */
 export async function openDistiller(
   o: {
@@ -298,6 +305,8 @@ export async function openDistiller(
     distill_top_k?: number;
     distill_ce_weight?: number;
     teacher_cache?: string;
+    data: string[];
+    val_fraction: number;
     engine: string;
     batch_size: number;
     seq_len: number;
@@ -322,7 +331,10 @@ export async function openDistiller(
   if (topK > 0 && o.teacher_cache !== "off") {
     const real = await Deno.realPath(dir);
     const size = (await Deno.stat(`${real}/model.safetensors`).catch(() => ({ size: 0 }))).size;
-    cache = new TopKCache(o.teacher_cache || defaultCacheDir, o.seq_len, topK, `${real}:${size}`);
+    const what = JSON.stringify([real, size, o.data, o.val_fraction]);
+    const hash = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(what));
+    const hex = Array.from(new Uint8Array(hash), (b) => b.toString(16).padStart(2, "0")).join("");
+    cache = new TopKCache(o.teacher_cache || defaultCacheDir, o.seq_len, topK, hex);
   }
   return new Distiller(
     teacher,

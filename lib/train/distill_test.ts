@@ -24,6 +24,15 @@ Deno.test("topKLogits() keeps each row's largest logits, largest first; softmaxR
   const t = topKLogits(new Float32Array([1, 5, 3, 0, 9, 2, 8, 1]), 2, 4, 2);
   assert.deepEqual(Array.from(t.ids), [1, 2, 0, 2]);
   assert.deepEqual(Array.from(t.logits), [5, 3, 9, 8]);
+  assert.deepEqual(Array.from(topKLogits(new Float32Array([1, 5, 5, 0]), 1, 4, 2).ids), [1, 2]);
+  const rng = new Rng(8),
+    z = Float32Array.from({ length: 3 * 50 }, () => Math.round(rng.normal() * 4));
+  const got = topKLogits(z, 3, 50, 7);
+  for (let r = 0; r < 3; r++) {
+    const row = Array.from(z.subarray(r * 50, r * 50 + 50));
+    const want = row.map((_, j) => j).sort((a, b) => row[b] - row[a] || a - b).slice(0, 7);
+    assert.deepEqual(Array.from(got.ids.subarray(r * 7, r * 7 + 7)), want);
+  }
   const p = softmaxRows(new Float32Array([0, Math.log(3)]), 1, 2, 1);
   assert.ok(Math.abs(p[0] - 0.25) < 1e-7 && Math.abs(p[1] - 0.75) < 1e-7);
   const hot = softmaxRows(new Float32Array([0, Math.log(9)]), 1, 2, 2); // τ 2 halves the logits
