@@ -98,12 +98,25 @@ const RESUME_KEYS: (keyof TrainOptions)[] = [
   "fp8_margin",
   "seed",
   "val_fraction",
+];
+
+/** Options that must also be equal when set (absent from older runs' keys, which stay valid). */
+const OPTIONAL_RESUME_KEYS: (keyof TrainOptions)[] = [
   "stages",
   "teacher",
   "distill_temperature",
   "distill_top_k",
   "distill_ce_weight",
 ];
+
+/** The fingerprint of the options a resume must keep. */
+function _optionsKey(opts: TrainOptions): string {
+  const set = (v: unknown) => v !== undefined && v !== "" && !(Array.isArray(v) && !v.length);
+  return JSON.stringify([
+    ...RESUME_KEYS.map((k) => opts[k]),
+    ...OPTIONAL_RESUME_KEYS.filter((k) => set(opts[k])).map((k) => [k, opts[k]]),
+  ]);
+}
 
 /** Parses `NAME=FILE[,FILE…]` data entries and `NAME=WEIGHT` mix entries into sources. */
 export async function loadSources(data: string[], mix: string[]): Promise<Source[]> {
@@ -194,7 +207,7 @@ export async function train(
     margin: opts.fp8_margin,
   });
   const refOps = parseRefOps(opts.ref_ops);
-  const optionsKey = JSON.stringify(RESUME_KEYS.map((k) => opts[k]));
+  const optionsKey = _optionsKey(opts);
   const sources = await loadSources(opts.data, opts.mix);
   const loader = new MixedLoader(
     sources,
