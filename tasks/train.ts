@@ -26,7 +26,7 @@ import { createLlama } from "../lib/model/backend.ts";
 import { extendVocabulary } from "../lib/train/extend.ts";
 import { train, type TrainOptions } from "../lib/train/trainer.ts";
 import { repairJsonlTail } from "../lib/train/checkpoint.ts";
-import { TRAIN_OPTIONS } from "../lib/train/options.ts";
+import { DISTILL_OPTIONS, TRAIN_OPTIONS } from "../lib/train/options.ts";
 import {
   BEST_OF_OPTIONS,
   DPO_OPTIONS,
@@ -43,6 +43,7 @@ import { posttrainDataSpec, runPosttrainData } from "../lib/posttrain/cli.ts";
 import { exportMegatron } from "../lib/train/megatron.ts";
 import { loadSources } from "../lib/train/trainer.ts";
 import { readLlamaConfig } from "../lib/model/config.ts";
+import { PRUNE_SPEC, runPrune, runUpscale, UPSCALE_SPEC } from "../lib/compress/cli.ts";
 
 /** Lines of standard input. */
 async function* readLines(): AsyncGenerator<string> {
@@ -73,6 +74,9 @@ const SUBCOMMANDS = {
   "posttrain-data":
     "build SFT conversations and DPO pairs from ../shared/posttrain (eval overlaps dropped)",
   export: "token shards + mixture as Megatron-LM's indexed dataset (.bin/.idx) and a launch recipe",
+  upscale: UPSCALE_SPEC.summary,
+  prune: PRUNE_SPEC.summary,
+  distill: "pretraining with a teacher: τ²·KL to its (top-k, cached) logits, optional CE mix",
 };
 
 const trainSpec = {
@@ -88,6 +92,14 @@ const trainSpec = {
     runs_dir: { type: "string", default: "runs", description: "parent of the run folder" },
   },
   subcommands: SUBCOMMANDS,
+} as const satisfies CommandSpec;
+
+const distillSpec = {
+  ...trainSpec,
+  name: "train distill",
+  summary: SUBCOMMANDS.distill,
+  options: { ...trainSpec.options, ...DISTILL_OPTIONS },
+  subcommands: undefined,
 } as const satisfies CommandSpec;
 
 const tokenizeSpec = {
@@ -446,6 +458,15 @@ if (import.meta.main) {
       console.log(`recipe: ${r.recipe}\nlaunch: ${r.script}`);
       return;
     }
+    // model compression: depth up-scaling, pruning (lib/compress)
+    if (sub === "upscale" || sub === "prune") {
+      const spec = sub === "upscale" ? UPSCALE_SPEC : PRUNE_SPEC;
+      const parsed = await parseOrHelp(spec as CommandSpec, Deno.args.slice(1));
+      if (!parsed) return;
+      const o = parsed.options as never;
+      console.log(sub === "upscale" ? await runUpscale(o) : await runPrune(o));
+      return;
+    }
     if (sub === "posttrain-data") {
       const parsed = await parseOrHelp(posttrainDataSpec, Deno.args.slice(1));
       if (!parsed) return;
@@ -553,7 +574,11 @@ if (import.meta.main) {
       );
       return;
     }
-    const parsed = await parseOrHelp(trainSpec, Deno.args);
+    const distill = sub === "distill";
+    const parsed = await parseOrHelp(
+      distill ? distillSpec : trainSpec,
+      Deno.args.slice(distill ? 1 : 0),
+    );
     if (!parsed) return;
     const { options, quiet } = parsed;
     let opts = options as unknown as TrainOptions;
@@ -568,7 +593,7 @@ if (import.meta.main) {
       for (const f of ["metrics.jsonl", "log.jsonl"]) await repairJsonlTail(`${dir}/${f}`);
     }
     const run = await createRun({
-      task: "train",
+      task: distill ? "train-distill" : "train",
       config: opts as unknown as Record<string, unknown>,
       seed: opts.seed,
       runsDir: options.runs_dir,

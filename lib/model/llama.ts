@@ -38,8 +38,18 @@ export interface Batch {
   positions?: ArrayLike<number>;
 }
 
-/** Activations a hook may read, per layer. */
-export type ActivationName = "block_in" | "attn_heads" | "mlp_act" | "block_out";
+/**
+ * Activations a hook may read, per layer: the block input (N, C), the RMSNorm outputs attention
+ * and the MLP read (N, C), the attention heads' outputs (N, NH·HS), the SwiGLU state (N, F) and
+ * the block output (N, C).
+ */
+export type ActivationName =
+  | "block_in"
+  | "attn_norm"
+  | "attn_heads"
+  | "mlp_norm"
+  | "mlp_act"
+  | "block_out";
 
 /** Read-only activation callbacks (pruning importance, probes); nothing is read unless named. */
 export interface Hooks {
@@ -320,7 +330,7 @@ export class Llama<T> {
     const doc = batch.docIds ? ops.upload(batch.docIds, [B, T], "u32") : undefined;
     const hook = async (
       l: number,
-      name: "block_in" | "attn_heads" | "mlp_act" | "block_out",
+      name: ActivationName,
       t: T,
     ) => {
       if (o.hooks?.names.includes(name)) {
@@ -333,6 +343,7 @@ export class Llama<T> {
       const pre = `model.layers.${l}.`;
       await hook(l, "block_in", x);
       const n1 = await ops.rmsnorm(x, this.#w(pre + "input_layernorm.weight"), eps);
+      await hook(l, "attn_norm", n1.y);
       const lq = await this.#linear(n1.y, pre + "self_attn.q_proj.weight", `l${l}.q`);
       const lk = await this.#linear(n1.y, pre + "self_attn.k_proj.weight", `l${l}.k`);
       const lv = await this.#linear(n1.y, pre + "self_attn.v_proj.weight", `l${l}.v`);
@@ -354,6 +365,7 @@ export class Llama<T> {
       const lo = await this.#linear(o2, pre + "self_attn.o_proj.weight", `l${l}.o`);
       const x2 = await ops.add(x, lo.y);
       const n2 = await ops.rmsnorm(x2, this.#w(pre + "post_attention_layernorm.weight"), eps);
+      await hook(l, "mlp_norm", n2.y);
       const lg = await this.#linear(n2.y, pre + "mlp.gate_proj.weight", `l${l}.gate`);
       const lu = await this.#linear(n2.y, pre + "mlp.up_proj.weight", `l${l}.up`);
       const a = await ops.swiglu(lg.y, lu.y);

@@ -89,6 +89,13 @@ export class MixedLoader {
     }
   }
 
+  /** Sets the mixing weights by source name (a stage's mixture); sources not named get 0. */
+  setWeights(weights: Record<string, number>): void {
+    for (const s of this.streams) s.weight = weights[s.name] ?? 0;
+    this.#total = this.streams.reduce((a, s) => a + s.weight, 0);
+    if (!(this.#total > 0)) throw new UserError("mixing weights must add up to more than 0");
+  }
+
   /** The state to checkpoint. */
   state(): LoaderState {
     return { rng: this.#rng.state(), cursors: { ...this.#cursors }, epochs: { ...this.#epochs } };
@@ -106,11 +113,11 @@ export class MixedLoader {
     }
   }
 
-  /** The next batch: inputs and targets (B, T) and the source of each row. */
-  next(): { tokens: Int32Array; targets: Int32Array; sources: string[] } {
+  /** The next batch: inputs and targets (B, T), and the source and stream start of each row. */
+  next(): { tokens: Int32Array; targets: Int32Array; sources: string[]; starts: number[] } {
     const { B, T } = this;
     const tokens = new Int32Array(B * T), targets = new Int32Array(B * T);
-    const sources: string[] = [];
+    const sources: string[] = [], starts: number[] = [];
     for (let b = 0; b < B; b++) {
       let r = this.#rng.next() * this.#total;
       let s = this.streams[this.streams.length - 1];
@@ -131,8 +138,9 @@ export class MixedLoader {
       }
       this.#cursors[s.name] = pos + T;
       sources.push(s.name);
+      starts.push(pos);
     }
-    return { tokens, targets, sources };
+    return { tokens, targets, sources, starts };
   }
 
   /** Validation batches of one source (consecutive windows of its held-out tail). */

@@ -1,6 +1,7 @@
 /**
  * Training: token shards, tokenizers, the mixed data loader, optimizer and schedule, engines,
- * checkpoints, vocabulary extension and the training loop (generation: lib/model/generate.ts).
+ * checkpoints, vocabulary extension, distillation, training stages and the training loop
+ * (generation: lib/model/generate.ts).
  *
  * @module
  */
@@ -15,3 +16,5 @@ export * from "./checkpoint.ts";
 export * from "./extend.ts";
 export * from "./options.ts";
 export * from "./trainer.ts";
+export * from "./distill.ts";
+export * from "./stages.ts";

@@ -7,6 +7,7 @@
 
 import type { OptionsSpec } from "../cli/options.ts";
 import type { TrainOptions } from "./trainer.ts";
+import { validateStages } from "./stages.ts";
 
 /** Every training option, its type and default. */
 export const TRAIN_OPTIONS = {
@@ -126,6 +127,37 @@ export const TRAIN_OPTIONS = {
     default: "f32",
     choices: ["f32", "bf16", "f16"],
     description: "dtype of the final model",
+  },
+  stages: {
+    type: "any",
+    default: [],
+    validate: validateStages,
+    description:
+      "staged pretraining: a list of { name, tokens, mix, lr_start, lr_end, schedule } (sets the steps)",
+  },
+} as const satisfies OptionsSpec;
+
+/** The options `train distill` adds: the teacher and the distillation loss. */
+export const DISTILL_OPTIONS = {
+  teacher: { type: "string", required: true, description: "teacher model folder (same tokenizer)" },
+  distill_temperature: { type: "number", default: 1, min: 0, description: "softmax temperature τ" },
+  distill_top_k: {
+    type: "integer",
+    default: 32,
+    min: 0,
+    description: "teacher logits kept per token (0 = the full distribution, no cache)",
+  },
+  distill_ce_weight: {
+    type: "number",
+    default: 0,
+    min: 0,
+    max: 1,
+    description: "α: loss = (1 − α)·τ²·KL + α·cross-entropy",
+  },
+  teacher_cache: {
+    type: "string",
+    default: "",
+    description: 'folder of cached teacher top-k logits ("" = the run folder\'s, off = none)',
   },
 } as const satisfies OptionsSpec;
 

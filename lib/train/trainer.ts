@@ -24,6 +24,8 @@ import { readShard } from "./shards.ts";
 import { lrAt } from "./optim.ts";
 import { createEngine, type Engine, type Fp8Stat } from "./engine.ts";
 import { loadLatestCheckpoint, saveCheckpoint, type TrainerState } from "./checkpoint.ts";
+import { type Stage, StagePlan } from "./stages.ts";
+import { openDistiller } from "./distill.ts";
 
 /** The resolved options of a training run (snake_case, as in the YAML config). */
 export interface TrainOptions {
@@ -61,6 +63,15 @@ export interface TrainOptions {
   val_fraction: number;
   save_dtype: string;
   engine: string;
+  /** Staged pretraining (lib/train/stages.ts); when given, it sets the step count. */
+  stages?: Stage[];
+  /** Distillation (`train distill`, lib/train/distill.ts): the teacher model folder, or "". */
+  teacher?: string;
+  distill_temperature?: number;
+  distill_top_k?: number;
+  distill_ce_weight?: number;
+  /** Folder of the teacher's cached top-k logits ("" = the run folder's, "off" = none). */
+  teacher_cache?: string;
 }
 
 /** Options that must be equal between a run and its resume. */
@@ -88,6 +99,24 @@ const RESUME_KEYS: (keyof TrainOptions)[] = [
   "seed",
   "val_fraction",
 ];
+
+/** Options that must also be equal when set (absent from older runs' keys, which stay valid). */
+const OPTIONAL_RESUME_KEYS: (keyof TrainOptions)[] = [
+  "stages",
+  "teacher",
+  "distill_temperature",
+  "distill_top_k",
+  "distill_ce_weight",
+];
+
+/** The fingerprint of the options a resume must keep. */
+function _optionsKey(opts: TrainOptions): string {
+  const set = (v: unknown) => v !== undefined && v !== "" && !(Array.isArray(v) && !v.length);
+  return JSON.stringify([
+    ...RESUME_KEYS.map((k) => opts[k]),
+    ...OPTIONAL_RESUME_KEYS.filter((k) => set(opts[k])).map((k) => [k, opts[k]]),
+  ]);
+}
 
 /** Parses `NAME=FILE[,FILE…]` data entries and `NAME=WEIGHT` mix entries into sources. */
 export async function loadSources(data: string[], mix: string[]): Promise<Source[]> {
@@ -178,7 +207,7 @@ export async function train(
     margin: opts.fp8_margin,
   });
   const refOps = parseRefOps(opts.ref_ops);
-  const optionsKey = JSON.stringify(RESUME_KEYS.map((k) => opts[k]));
+  const optionsKey = _optionsKey(opts);
   const sources = await loadSources(opts.data, opts.mix);
   const loader = new MixedLoader(
     sources,
@@ -262,28 +291,47 @@ export async function train(
     const dir = await saveCheckpoint(ckptDir, cfg, snap.params, snap, st, tokDir);
     return { params: snap.params, dir };
   };
+  const tokensPerStep = opts.batch_size * opts.seq_len * opts.grad_accum;
+  const plan = opts.stages?.length
+    ? new StagePlan(
+      opts.stages,
+      tokensPerStep,
+      opts.lr,
+      opts.warmup_steps,
+      sources.map((s) => s.name),
+    )
+    : undefined;
+  const totalSteps = plan?.totalSteps ?? opts.steps;
+  const distiller = opts.teacher
+    ? await openDistiller(opts, cfg, precision, run.path("teacher-cache"))
+    : undefined;
   const progress = new Progress({
     label: "train",
-    total: opts.steps,
+    total: totalSteps,
     unit: "steps",
     mode: progressMode(ctl.quiet ?? false),
   });
   progress.set(step);
-  const tokensPerStep = opts.batch_size * opts.seq_len * opts.grad_accum;
   const t0 = performance.now();
   let stepsRun = 0, lastLoss = NaN;
   let val: TrainSummary["val"] = {};
-  while (step < opts.steps) {
+  while (step < totalSteps) {
     const ts = performance.now();
     const bySource: Record<string, number> = {};
-    const micro = [];
+    const stage = plan?.stageAt(step);
+    if (stage?.mix) loader.setWeights(stage.mix);
+    const micro: ReturnType<MixedLoader["next"]>[] = [];
     for (let k = 0; k < opts.grad_accum; k++) {
       const b = loader.next();
       for (const s of b.sources) bySource[s] = (bySource[s] ?? 0) + 1;
       micro.push(b);
     }
-    const lr = lrAt(step, opts.lr, opts.warmup_steps, opts.steps, opts.min_lr_ratio);
-    const r = await engine.step(micro, lr);
+    const lr = plan
+      ? plan.lrAt(step)
+      : lrAt(step, opts.lr, opts.warmup_steps, opts.steps, opts.min_lr_ratio);
+    const r = distiller
+      ? await engine.stepWith(lr, (model, grads) => distiller.accumulate(model, grads, micro))
+      : await engine.step(micro, lr);
     const loss = r.loss, norm = r.gradNorm, stats = r.fp8;
     step++;
     stepsRun++;
@@ -298,11 +346,12 @@ export async function train(
       tokens: tokensSeen,
       tokens_per_s: Math.round(tokensPerStep / dt),
       rows_by_source: bySource,
+      ...(stage ? { stage: stage.name } : {}),
       ...(stats ? { fp8: _fp8Record(stats) } : {}),
     });
     progress.note = `loss ${loss.toFixed(3)} lr ${lr.toExponential(2)}`;
     progress.set(step);
-    if ((opts.eval_every > 0 && step % opts.eval_every === 0) || step === opts.steps) {
+    if ((opts.eval_every > 0 && step % opts.eval_every === 0) || step === totalSteps) {
       val = await evaluate(engine, loader, opts.eval_batches);
       run.metric({ step, val });
       run.log(
@@ -311,7 +360,7 @@ export async function train(
             .join(", "),
       );
     }
-    if (opts.ckpt_every > 0 && step % opts.ckpt_every === 0 && step < opts.steps) {
+    if (opts.ckpt_every > 0 && step % opts.ckpt_every === 0 && step < totalSteps) {
       const saved = await checkpoint();
       await ctl.onCheckpoint?.(saved.dir, step);
     }
@@ -320,7 +369,7 @@ export async function train(
   progress.done();
   const secs = (performance.now() - t0) / 1000;
   const modelDir = run.path("model");
-  if (step >= opts.steps) {
+  if (step >= totalSteps) {
     params = (await checkpoint()).params;
     const dtype = ({ f32: "F32", bf16: "BF16", f16: "F16" } as const)[opts.save_dtype as "f32"];
     if (!dtype) {
@@ -329,6 +378,10 @@ export async function train(
     await saveModel(modelDir, cfg, params, { dtype, tokenizerDir: tokDir });
   }
   engine.close();
+  if (distiller) {
+    run.log(`teacher: ${distiller.describe()}`);
+    distiller.close();
+  }
   return {
     steps: step,
     final_loss: lastLoss,

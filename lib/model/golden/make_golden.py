@@ -253,51 +253,54 @@ def write(path, header, tensors):
     return 12 + len(js) + offset
 
 
-def read_safetensors(path):
-    """Every tensor of a .safetensors file as float64 (F32, F16 and BF16)."""
-    import numpy as np
-
-    with open(path, "rb") as f:
+def read_folder(path):
+    """config.json (Hugging Face defaults filled in) and model.safetensors as float64 tensors
+    (F32, F16 and BF16)."""
+    with open(f"{path}/config.json") as f:
+        cfg = json.load(f)
+    cfg.setdefault("num_key_value_heads", cfg["num_attention_heads"])
+    cfg.setdefault("head_dim", cfg["hidden_size"] // cfg["num_attention_heads"])
+    cfg.setdefault("rope_scaling", None)
+    cfg.setdefault("rope_theta", 10000.0)
+    cfg.setdefault("rms_norm_eps", 1e-6)
+    cfg.setdefault("tie_word_embeddings", False)
+    with open(f"{path}/model.safetensors", "rb") as f:
         raw = f.read()
     (n,) = struct.unpack("<Q", raw[:8])
     header = json.loads(raw[8 : 8 + n])
     data = raw[8 + n :]
-    out = {}
+    params = {}
     for name, t in header.items():
         if name == "__metadata__":
             continue
         a, b = t["data_offsets"]
         buf = data[a:b]
         if t["dtype"] == "F32":
-            arr = np.frombuffer(buf, dtype="<f4")
+            x = torch.frombuffer(bytearray(buf), dtype=torch.float32)
         elif t["dtype"] == "F16":
-            arr = np.frombuffer(buf, dtype="<f2").astype(np.float32)
+            x = torch.frombuffer(bytearray(buf), dtype=torch.float16).float()
         elif t["dtype"] == "BF16":
-            arr = (np.frombuffer(buf, dtype="<u2").astype(np.uint32) << 16).view(np.float32)
+            x = torch.frombuffer(bytearray(buf), dtype=torch.bfloat16).float()
         else:
-            sys.exit(f"{path}: tensor {name} has dtype {t['dtype']}, not a float")
-        out[name] = torch.from_numpy(arr.astype(np.float64).reshape(t["shape"]))
-    return out
+            sys.exit(f"{path}/model.safetensors: {name}: dtype {t['dtype']} not supported")
+        params[name] = x.reshape(t["shape"]).double()
+    return cfg, params
 
 
 def score_folder(folder):
     """Logits (and a value head's pooled scores) of a Hugging Face Llama folder on stdin's rows."""
-    with open(f"{folder}/config.json") as f:
-        cfg = json.load(f)
-    cfg.setdefault("head_dim", cfg["hidden_size"] // cfg["num_attention_heads"])
-    cfg.setdefault("rope_scaling", None)
-    cfg.setdefault("tie_word_embeddings", False)
-    params = read_safetensors(f"{folder}/model.safetensors")
+    cfg, params = read_folder(folder)
     tokens = torch.tensor(json.load(sys.stdin)["tokens"], dtype=torch.int64)
     out = {}
-    if cfg["tie_word_embeddings"] or "lm_head.weight" in params:
-        out["logits"] = forward(cfg, params, tokens).tolist()
-    if "score.weight" in params:
-        values = forward(cfg, params, tokens, head=params["score.weight"])  # (B, T, num_labels)
-        pad = cfg.get("pad_token_id")
-        non_pad = tokens != pad if pad is not None else torch.ones_like(tokens, dtype=torch.bool)
-        last = (torch.arange(tokens.shape[1])[None, :] * non_pad).argmax(-1)
-        out["scores"] = values[torch.arange(tokens.shape[0]), last].tolist()
+    with torch.no_grad():
+        if cfg["tie_word_embeddings"] or "lm_head.weight" in params:
+            out["logits"] = forward(cfg, params, tokens).tolist()
+        if "score.weight" in params:
+            values = forward(cfg, params, tokens, head=params["score.weight"])  # (B, T, labels)
+            pad = cfg.get("pad_token_id")
+            non_pad = tokens != pad if pad is not None else torch.ones_like(tokens, dtype=torch.bool)
+            last = (torch.arange(tokens.shape[1])[None, :] * non_pad).argmax(-1)
+            out["scores"] = values[torch.arange(tokens.shape[0]), last].tolist()
     json.dump(out, sys.stdout)
 
 
