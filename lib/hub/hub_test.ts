@@ -81,7 +81,7 @@ Deno.test("pushFolder() then pullRepo() round-trips a model folder byte for byte
       endpoint: hub.url,
       fetch: quickFetch,
     });
-    assert.equal(p.downloaded.length, 5);
+    assert.equal(p.downloaded.length, 6); // and the .gitattributes the Hub made at creation
     for (
       const f of ["config.json", "model.safetensors", "optimizer.safetensors", "tok/tokenizer.json"]
     ) {
