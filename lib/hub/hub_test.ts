@@ -182,7 +182,6 @@ Deno.test("429 answers back off (honouring Retry-After) and then succeed", () =>
 
 Deno.test("a 401 gives one line naming the token's source, never the token", () =>
   withHub(async (hub) => {
-    // (the Hub answers 401 to the existence check too, which @huggingface/hub reads as "missing")
     const bad: HubToken = { token: "hf_wrong_token_value_123", source: "token file /x/token" };
     await assert.rejects(
       pushFolder({
@@ -197,7 +196,7 @@ Deno.test("a 401 gives one line naming the token's source, never the token", () 
         assert.ok(err instanceof UserError);
         assert.equal(
           err.message,
-          `creating the repo: ${hub.url} refused the token from token file /x/token (401 Unauthorized): check or replace it`,
+          `checking the repo: ${hub.url} refused the token from token file /x/token (401 Unauthorized): check or replace it`,
         );
         return true;
       },

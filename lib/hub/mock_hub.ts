@@ -181,7 +181,8 @@ export class MockHub {
   #ids = 0;
   #apiCalls = 0;
   #multipart = new Map<string, Multipart>();
-  #stalls = new Set<ReturnType<typeof setTimeout>>();
+  /** Ends each stalled answer's wait (all of them at close). */
+  #stalls = new Set<() => void>();
 
   constructor(token: string, options: MockHubOptions = {}) {
     this.token = token;
@@ -217,7 +218,7 @@ export class MockHub {
         c.close();
       } catch { /* closed */ }
     }
-    for (const t of this.#stalls) clearTimeout(t);
+    for (const wake of this.#stalls) wake();
     await Promise.all(this.#servers.map((s) => s.shutdown()));
   }
 
@@ -356,16 +357,18 @@ export class MockHub {
       if ((this.faults.stall ?? 0) > 0) {
         this.faults.stall!--;
         await new Promise<void>((r) => {
-          const t = setTimeout(() => {
-            this.#stalls.delete(t);
+          const wake = () => {
+            clearTimeout(t);
+            this.#stalls.delete(wake);
             r();
-          }, this.faults.stallMs ?? 5000);
-          this.#stalls.add(t);
+          };
+          const t = setTimeout(wake, this.faults.stallMs ?? 5000);
+          this.#stalls.add(wake);
         });
       }
       res = origin === "hub"
-        ? await this.#routeHub(req, url, body ?? new Uint8Array())
-        : await this.#routeCdn(req, url, body ?? new Uint8Array());
+        ? this.#routeHub(req, url, body ?? new Uint8Array())
+        : this.#routeCdn(req, url, body ?? new Uint8Array());
     } catch (err) {
       if (!(err instanceof HubError)) throw err;
       res = this.#error(err);
@@ -460,7 +463,7 @@ export class MockHub {
     };
   }
 
-  async #routeHub(req: Request, url: URL, body: Uint8Array): Promise<Response> {
+  #routeHub(req: Request, url: URL, body: Uint8Array): Response {
     const segs = url.pathname.split("/").slice(1).map(decodeURIComponent);
     const isApi = segs[0] === "api" || url.pathname.includes(".git/info/lfs");
     if (isApi && (this.faults.rateLimit ?? 0) > 0) {
@@ -476,14 +479,14 @@ export class MockHub {
         this.faults.serverErrorStatus ?? 503,
       );
     }
-    const res = await this.#api(req, url, segs, body);
+    const res = this.#api(req, url, segs, body);
     if (!isApi) return res;
     const headers = new Headers(res.headers);
     for (const [k, v] of Object.entries(this.#rateHeaders())) headers.set(k, v);
     return new Response(res.body, { status: res.status, headers });
   }
 
-  async #api(req: Request, url: URL, segs: string[], body: Uint8Array): Promise<Response> {
+  #api(req: Request, url: URL, segs: string[], body: Uint8Array): Response {
     const m = req.method;
     // multipart completion: signed, no token
     if (segs[0] === "api" && segs[1] === "complete_multipart" && m === "POST") {
@@ -609,7 +612,7 @@ export class MockHub {
     return _json({ errors: [], warnings: [] });
   }
 
-  async #repoApi(
+  #repoApi(
     req: Request,
     url: URL,
     type: string,
@@ -617,7 +620,7 @@ export class MockHub {
     rest: string[],
     who: TokenInfo | undefined,
     body: Uint8Array,
-  ): Promise<Response> {
+  ): Response {
     const m = req.method;
     const [op, rev] = rest;
     if (m === "GET" && (rest.length === 0 || (op === "revision" && rest.length === 2))) {
@@ -815,13 +818,13 @@ export class MockHub {
     return _json(page, 200, headers);
   }
 
-  async #commitApi(
+  #commitApi(
     req: Request,
     url: URL,
     repo: HubRepo,
     rev: string,
     body: Uint8Array,
-  ): Promise<Response> {
+  ): Response {
     _need(
       (req.headers.get("content-type") ?? "").startsWith("application/x-ndjson"),
       "Content-Type application/x-ndjson",
