@@ -48,14 +48,21 @@ export async function fidelityHub(): Promise<MockHub> {
   return hub;
 }
 
-/** The Python interpreter to use when `huggingface_hub` imports there, else undefined. */
-export async function pythonWithHubClient(
-  candidates = [Deno.env.get("JIKJI_HF_PYTHON") ?? "", "python3", "/usr/bin/python3"],
+/**
+ * The first Python (`JIKJI_HF_PYTHON` when set, else python3 or /usr/bin/python3) where every
+ * module of `modules` imports, with the version of the first; undefined when none.
+ */
+export async function findPython(
+  modules: string[],
+  candidates = Deno.env.get("JIKJI_HF_PYTHON")
+    ? [Deno.env.get("JIKJI_HF_PYTHON")!]
+    : ["python3", "/usr/bin/python3"],
 ): Promise<{ python: string; version: string } | undefined> {
+  const code = `import ${modules.join(", ")}; print(${modules[0]}.__version__)`;
   for (const python of candidates.filter((c) => c)) {
     try {
       const out = await new Deno.Command(python, {
-        args: ["-c", "import huggingface_hub; print(huggingface_hub.__version__)"],
+        args: ["-c", code],
         stdout: "piped",
         stderr: "null",
       }).output();
@@ -63,6 +70,13 @@ export async function pythonWithHubClient(
     } catch { /* not installed */ }
   }
   return undefined;
+}
+
+/** The Python where `huggingface_hub` imports, if any. */
+export function pythonWithHubClient(
+  candidates?: string[],
+): Promise<{ python: string; version: string } | undefined> {
+  return findPython(["huggingface_hub"], candidates);
 }
 
 /** Runs the fidelity script with `python` against `hub`; its JSON report and exit status. */
