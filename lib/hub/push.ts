@@ -1,9 +1,11 @@
 /**
- * `deno task hub push`: uploads a folder to a Hub repo. It creates the repo when missing, skips
- * every file whose content is already on the Hub at that revision (git blob SHA-1 or LFS SHA-256
- * from the tree listing), sends the rest in as few commits as sensible (large files through the
- * Hub's LFS path, decided by the Hub's pre-upload answer), and writes a model card when the folder
- * has none. Re-running after an interruption sends only what is missing: LFS objects that reached
+ * `deno task hub push`: uploads a folder to a Hub repo. It creates the repo when missing (and a
+ * missing branch from main), skips every file whose content is already on the Hub at that
+ * revision (git blob SHA-1 or LFS SHA-256 from the tree listing), sends the rest in as few commits
+ * as sensible, each naming its parent so a concurrent change is refused (412) rather than
+ * overwritten (large files through the Hub's LFS path, decided by the Hub's pre-upload answer, in
+ * parts when the LFS batch answer asks for multipart), and writes a model card when the folder has
+ * none. Re-running after an interruption sends only what is missing: LFS objects that reached
  * the Hub are not sent again (the LFS batch answer has no upload action for them).
  *
  * @module

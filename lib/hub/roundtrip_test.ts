@@ -84,10 +84,14 @@ Deno.test({
       const want = (py.logits as number[][]).flat();
       const c = compareToGolden("logits", logits, want, f32Tolerance(want, 128));
       assert.ok(c.ok, c.report);
-      if (py.transformers_logits) {
-        const hf = (py.transformers_logits as number[][]).flat();
+      if (py.transformers.logits) {
+        const hf = (py.transformers.logits as number[][]).flat();
         const t = compareToGolden("transformers logits", logits, hf, f32Tolerance(hf, 512));
         assert.ok(t.ok, t.report);
+      } else {
+        console.error(
+          `roundtrip_test: transformers did not load the model here (${py.transformers.error}); tokenizer: ${py.transformers.tokenizer}`,
+        );
       }
     } finally {
       await hub.close();

@@ -10,7 +10,8 @@ run by the PyTorch reference of Jikji's Llama golden file (lib/model/golden/make
 `forward`) in float64. Where `transformers` is installed, `AutoModelForCausalLM.from_pretrained`
 and `AutoTokenizer.from_pretrained` load the same folder and its logits are printed too.
 
-Prints one JSON object: {"download", "files", "logits" (T, V), "transformers_logits" or null}.
+Prints one JSON object: {"download", "files", "logits" (T, V), "transformers": {"tokenizer" (its
+class), "logits" (T, V), "error"}}; the transformers fields are null where it cannot load.
 """
 
 import argparse
@@ -61,18 +62,18 @@ def main():
     tokens = torch.tensor([[int(t) for t in a.tokens.split(",")]])
     with torch.no_grad():
         logits = forward(cfg, params, tokens)[0]
-    hf = None
+    hf = {"tokenizer": None, "logits": None, "error": None}
     try:
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
-        AutoTokenizer.from_pretrained(folder)
+        hf["tokenizer"] = type(AutoTokenizer.from_pretrained(folder)).__name__
         model = AutoModelForCausalLM.from_pretrained(folder, torch_dtype=torch.float32)
         with torch.no_grad():
-            hf = model(tokens).logits[0].tolist()
-    except ImportError:
-        pass
+            hf["logits"] = model(tokens).logits[0].tolist()
+    except Exception as e:  # not installed, or too old a torch for it: reported, not fatal
+        hf["error"] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
     files = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and ".cache" not in p.parts)
-    print(json.dumps({"download": download, "files": files, "logits": logits.tolist(), "transformers_logits": hf}))
+    print(json.dumps({"download": download, "files": files, "logits": logits.tolist(), "transformers": hf}))
 
 
 if __name__ == "__main__":
