@@ -31,6 +31,18 @@
 
 import { createHash } from "node:crypto";
 import {
+  FaultFront,
+  fromBase64,
+  HubError,
+  json as _json,
+  need as _need,
+  parse as _parse,
+  serveBytes,
+  sha256Hex as _sha256,
+  toBase64 as _b64,
+} from "./mock_hub_http.ts";
+import { MockLfs } from "./mock_hub_lfs.ts";
+import {
   type HubRepo,
   lfsEntry,
   makeCommit,
@@ -112,24 +124,6 @@ interface TokenInfo {
   write: boolean;
 }
 
-interface Multipart {
-  oid: string;
-  size: number;
-  parts: Map<number, { bytes: Uint8Array; etag: string }>;
-  count: number;
-  partSize: number;
-}
-
-class HubError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly code?: string,
-  ) {
-    super(message);
-  }
-}
-
 /** The repo's .gitattributes at creation: which paths the Hub stores through LFS. */
 export const DEFAULT_GITATTRIBUTES = [
   "*.safetensors",
@@ -161,8 +155,10 @@ export class MockHub {
   readonly token: string;
   readonly requests: LoggedRequest[] = [];
   readonly repos = new Map<string, HubRepo>();
+  /** LFS objects and their storage origin. */
+  readonly storage: MockLfs;
   /** LFS store: sha256 → bytes. */
-  readonly lfs = new Map<string, Uint8Array>();
+  readonly lfs: Map<string, Uint8Array>;
   readonly tokens = new Map<string, TokenInfo>();
   readonly orgs: Map<string, Set<string>> = new Map();
   faults: MockFaults = {};
@@ -174,13 +170,10 @@ export class MockHub {
   /** The CDN / storage origin's address (another host name). */
   cdnUrl = "";
   readonly options: Required<MockHubOptions>;
-  #servers: Deno.HttpServer[] = [];
-  #fronts: Deno.Listener[] = [];
-  #conns = new Set<Deno.Conn>();
+  #fronts: FaultFront[] = [];
   #clock = 1_750_000_000;
   #ids = 0;
   #apiCalls = 0;
-  #multipart = new Map<string, Multipart>();
   /** Ends each stalled answer's wait (all of them at close). */
   #stalls = new Set<() => void>();
 
@@ -198,28 +191,32 @@ export class MockHub {
     };
     this.tokens.set(token, { user: this.options.user, write: true });
     for (const org of this.options.orgs) this.orgs.set(org, new Set([this.options.user]));
+    this.storage = new MockLfs({
+      hubUrl: () => this.url,
+      cdnUrl: () => this.cdnUrl,
+      singlePartLimit: this.options.singlePartLimit,
+      partSize: this.options.partSize,
+    });
+    this.lfs = this.storage.objects;
   }
 
   /** Starts the hub and CDN servers, each behind a fault-injecting TCP front. */
   static async start(token: string, options: MockHubOptions = {}): Promise<MockHub> {
     const hub = new MockHub(token, options);
-    const hubPort = hub.#listen("hub");
-    const cdnPort = hub.#listen("cdn");
-    hub.url = `http://127.0.0.1:${hubPort}`;
-    hub.cdnUrl = `http://localhost:${cdnPort}`;
+    for (const origin of ["hub", "cdn"] as const) {
+      hub.#fronts.push(
+        new FaultFront((req) => hub.#handle(req, origin), (head) => hub.#shouldDrop(head, origin)),
+      );
+    }
+    hub.url = `http://127.0.0.1:${hub.#fronts[0].port}`;
+    hub.cdnUrl = `http://localhost:${hub.#fronts[1].port}`;
     return await Promise.resolve(hub);
   }
 
   /** Stops everything. */
   async close(): Promise<void> {
-    for (const f of this.#fronts) f.close();
-    for (const c of this.#conns) {
-      try {
-        c.close();
-      } catch { /* closed */ }
-    }
     for (const wake of this.#stalls) wake();
-    await Promise.all(this.#servers.map((s) => s.shutdown()));
+    await Promise.all(this.#fronts.map((f) => f.close()));
   }
 
   /** Adds a token for `user`; `write: false` makes a read-only token. */
@@ -274,22 +271,16 @@ export class MockHub {
     return this.repos.get(`${type}:${repoId}`)?.branches.get(branch);
   }
 
-  #listen(origin: "hub" | "cdn"): number {
-    const server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen: () => {} },
-      (req) => this.#handle(req, origin),
-    );
-    this.#servers.push(server);
-    const back = (server.addr as Deno.NetAddr).port;
-    const front = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    this.#fronts.push(front);
-    (async () => {
-      for await (const conn of front) this.#proxy(conn, back, origin);
-    })().catch(() => {});
-    return (front.addr as Deno.NetAddr).port;
+  #shouldDrop(head: string, origin: "hub" | "cdn"): boolean {
+    const drop = this.#dropNow(head, origin);
+    if (drop) {
+      const [method, path] = head.split(" ");
+      this.requests.push({ origin, method, path, status: 0 });
+    }
+    return drop;
   }
 
-  #shouldDrop(head: string, origin: "hub" | "cdn"): boolean {
+  #dropNow(head: string, origin: "hub" | "cdn"): boolean {
     if (origin === "hub" && (this.faults.dropRequests ?? 0) > 0) {
       this.faults.dropRequests!--;
       return true;
@@ -301,52 +292,6 @@ export class MockHub {
     if (!upload) return false;
     this.faults.dropUploads!--;
     return true;
-  }
-
-  async #proxy(client: Deno.Conn, port: number, origin: "hub" | "cdn"): Promise<void> {
-    this.#conns.add(client);
-    let server: Deno.Conn | undefined;
-    try {
-      server = await Deno.connect({ hostname: "127.0.0.1", port });
-      this.#conns.add(server);
-      const up = (async () => {
-        const buf = new Uint8Array(64 * 1024);
-        for (;;) {
-          const n = await client.read(buf);
-          if (n === null) break;
-          const chunk = buf.subarray(0, n);
-          const head = dec.decode(chunk.subarray(0, 64));
-          // a chunk that opens a request (a keep-alive connection carries several)
-          if (/^(GET|HEAD|POST|PUT|DELETE) \//.test(head) && this.#shouldDrop(head, origin)) {
-            const [method, path] = head.split(" ");
-            this.requests.push({ origin, method, path, status: 0 });
-            throw new Error("dropped by fault injection");
-          }
-          let off = 0;
-          while (off < n) off += await server!.write(chunk.subarray(off));
-        }
-      })();
-      const down = (async () => {
-        const buf = new Uint8Array(64 * 1024);
-        for (;;) {
-          const n = await server!.read(buf);
-          if (n === null) break;
-          let off = 0;
-          while (off < n) off += await client.write(buf.subarray(off, n));
-        }
-      })();
-      await Promise.race([up, down]);
-    } catch {
-      /* dropped */
-    } finally {
-      for (const c of [client, server]) {
-        if (!c) continue;
-        try {
-          c.close();
-        } catch { /* closed */ }
-        this.#conns.delete(c);
-      }
-    }
   }
 
   async #handle(req: Request, origin: "hub" | "cdn"): Promise<Response> {
@@ -368,10 +313,11 @@ export class MockHub {
       }
       res = origin === "hub"
         ? this.#routeHub(req, url, body ?? new Uint8Array())
-        : this.#routeCdn(req, url, body ?? new Uint8Array());
+        : this.storage.route(req, url, body ?? new Uint8Array(), (oid, bytes) =>
+          this.#corrupt(oid, bytes));
     } catch (err) {
       if (!(err instanceof HubError)) throw err;
-      res = this.#error(err);
+      res = err.response();
     }
     if (origin === "hub") {
       const headers = new Headers(res.headers);
@@ -404,12 +350,6 @@ export class MockHub {
       status: res.status,
       headers: res.headers,
     });
-  }
-
-  #error(err: HubError): Response {
-    const headers: Record<string, string> = { "x-error-message": err.message };
-    if (err.code) headers["x-error-code"] = err.code;
-    return _json({ error: err.message }, err.status, headers);
   }
 
   /** The caller: undefined when anonymous; a bad token is refused here. */
@@ -490,7 +430,7 @@ export class MockHub {
     const m = req.method;
     // multipart completion: signed, no token
     if (segs[0] === "api" && segs[1] === "complete_multipart" && m === "POST") {
-      return this.#completeMultipart(url, body);
+      return this.storage.complete(url, body);
     }
     const who = this.#who(req);
     if (segs[0] === "api") {
@@ -629,7 +569,7 @@ export class MockHub {
     }
     if (op === "tree" && m === "GET" && rev !== undefined) {
       const repo = this.#readable(type, id, who);
-      return this.#tree(url, repo, this.#revision(repo, rev), rest.slice(2).join("/"));
+      return this.#tree(url, this.#revision(repo, rev), rest.slice(2).join("/"));
     }
     if (op === "paths-info" && m === "POST" && rev !== undefined) {
       const repo = this.#readable(type, id, who);
@@ -717,7 +657,7 @@ export class MockHub {
           typeof f.path === "string" && typeof f.size === "number" && typeof f.sample === "string",
           "path, size, sample",
         );
-        const sample = Uint8Array.from(atob(f.sample as string), (c) => c.charCodeAt(0));
+        const sample = fromBase64(f.sample as string);
         const lfs = this.#isLfs(f.path as string, f.size as number, sample, commit.files);
         const existing = commit.files.get(f.path as string);
         return {
@@ -787,7 +727,7 @@ export class MockHub {
     return tree ? { type: "directory", oid: tree, size: 0, path } : undefined;
   }
 
-  #tree(url: URL, repo: HubRepo, commit: RepoCommit, path: string): Response {
+  #tree(url: URL, commit: RepoCommit, path: string): Response {
     const recursive = ["true", "1", "True"].includes(url.searchParams.get("recursive") ?? "");
     if (path && !commit.trees.has(path)) {
       throw new HubError(
@@ -814,7 +754,6 @@ export class MockHub {
       next.searchParams.set("cursor", String(start + size));
       headers.link = `<${next.href}>; rel="next"`;
     }
-    void repo;
     return _json(page, 200, headers);
   }
 
@@ -873,7 +812,7 @@ export class MockHub {
           value.encoding === "base64" && typeof value.content === "string",
           "base64 file content",
         );
-        const bytes = Uint8Array.from(atob(value.content), (c) => c.charCodeAt(0));
+        const bytes = fromBase64(value.content);
         if (bytes.length >= REGULAR_LIMIT) {
           throw new HubError(400, `${path} is larger than 10 MB: upload it through LFS`);
         }
@@ -940,97 +879,15 @@ export class MockHub {
     if (ref !== undefined && !repo.branches.has(ref) && !resolveRevision(repo, ref)) {
       throw new HubError(404, `Invalid rev id: ${ref}`, "RevisionNotFound");
     }
-    const multipart = transfers.includes("multipart");
-    let chosen = "basic";
-    const objects = (o.objects as { oid: string; size: number }[]).map(({ oid, size }) => {
-      if (!/^[0-9a-f]{64}$/.test(oid) || !Number.isInteger(size) || size < 0) {
-        return {
-          oid: String(oid),
-          size: Number(size) || 0,
-          error: { code: 422, message: "Invalid oid or size" },
-        };
-      }
-      if (this.lfs.get(oid)?.length === size) return { oid, size };
-      const verify = {
-        href: `${this.url}/${
-          type === "dataset" ? "datasets/" : ""
-        }${id}.git/info/lfs/objects/verify`,
-      };
-      if (size > this.options.singlePartLimit) {
-        if (!multipart) {
-          return {
-            oid,
-            size,
-            error: { code: 422, message: "Object too large for a single-part upload" },
-          };
-        }
-        chosen = "multipart";
-        const uploadId = this.#sign(`mp:${oid}:${++this.#ids}`);
-        const partSize = this.options.partSize;
-        const count = Math.ceil(size / partSize);
-        this.#multipart.set(uploadId, { oid, size, parts: new Map(), count, partSize });
-        const header: Record<string, string> = { chunk_size: String(partSize) };
-        for (let n = 1; n <= count; n++) {
-          const path = `/lfs-part/${uploadId}/${n}`;
-          header[String(n).padStart(5, "0")] = `${this.cdnUrl}${path}?X-Signature=${
-            this.#sign(path)
-          }`;
-        }
-        const q = `uploadId=${uploadId}&signature=${this.#sign(uploadId)}`;
-        return {
-          oid,
-          size,
-          authenticated: true,
-          actions: { upload: { href: `${this.url}/api/complete_multipart?${q}`, header }, verify },
-        };
-      }
-      const path = `/lfs-upload/${oid}`;
-      return {
-        oid,
-        size,
-        authenticated: true,
-        actions: {
-          upload: { href: `${this.cdnUrl}${path}?X-Signature=${this.#sign(path)}` },
-          verify,
-        },
-      };
-    });
-    return _json({ transfer: chosen, objects }, 200, {
-      "content-type": "application/vnd.git-lfs+json",
-    });
-  }
-
-  #completeMultipart(url: URL, body: Uint8Array): Response {
-    const uploadId = url.searchParams.get("uploadId") ?? "";
-    if (url.searchParams.get("signature") !== this.#sign(uploadId)) {
-      throw new HubError(403, "The signature of this completion URL is invalid");
-    }
-    const up = this.#multipart.get(uploadId);
-    if (!up) throw new HubError(404, "No such multipart upload");
-    const o = _parse(body);
-    _need(o.oid === up.oid && Array.isArray(o.parts), "oid and parts[]");
-    const parts = o.parts as { partNumber: number; etag: string }[];
-    _need(parts.length === up.count, `${up.count} parts`);
-    const chunks: Uint8Array[] = [];
-    for (let n = 1; n <= up.count; n++) {
-      const given = parts.find((p) => p.partNumber === n);
-      const stored = up.parts.get(n);
-      if (!stored) throw new HubError(400, `part ${n} was never uploaded`);
-      if (!given || given.etag !== stored.etag) throw new HubError(400, `part ${n}: wrong ETag`);
-      chunks.push(stored.bytes);
-    }
-    const bytes = new Uint8Array(up.size);
-    let off = 0;
-    for (const c of chunks) {
-      bytes.set(c, off);
-      off += c.length;
-    }
-    if (off !== up.size || _sha256(bytes) !== up.oid) {
-      throw new HubError(400, "the assembled object does not match its oid");
-    }
-    this.lfs.set(up.oid, bytes);
-    this.#multipart.delete(uploadId);
-    return _json({}, 200);
+    const verify = `${this.url}/${
+      type === "dataset" ? "datasets/" : ""
+    }${id}.git/info/lfs/objects/verify`;
+    const answer = this.storage.batch(
+      o.objects as { oid: string; size: number }[],
+      transfers,
+      verify,
+    );
+    return _json(answer, 200, { "content-type": "application/vnd.git-lfs+json" });
   }
 
   #resolve(
@@ -1066,96 +923,17 @@ export class MockHub {
         status: 302,
         headers: {
           ...common,
-          location: `${this.cdnUrl}${cdnPath}?X-Signature=${this.#sign(cdnPath)}`,
+          location: this.storage.signedUrl(cdnPath),
           etag: `"${f.oid}"`,
           "x-linked-etag": `"${f.lfs.oid}"`,
           "x-linked-size": String(f.size),
         },
       });
     }
-    return this.#serveBytes(req, path, f.bytes!, { ...common, etag: `"${f.oid}"` });
-  }
-
-  #serveBytes(
-    req: Request,
-    path: string,
-    stored: Uint8Array,
-    headers: Record<string, string>,
-  ): Response {
-    let bytes = stored;
-    if (this.faults.corruptDownload === path && req.method === "GET") {
-      this.faults.corruptDownload = undefined;
-      bytes = bytes.slice();
-      bytes[bytes.length >> 1] ^= 0xff;
-    }
-    const range = /^bytes=(\d+)-(\d*)$/.exec(req.headers.get("range") ?? "");
-    if (range) {
-      const start = Number(range[1]);
-      const end = range[2] ? Math.min(Number(range[2]), bytes.length - 1) : bytes.length - 1;
-      if (start >= bytes.length) {
-        return new Response(null, {
-          status: 416,
-          headers: { "content-range": `bytes */${bytes.length}` },
-        });
-      }
-      return new Response(
-        req.method === "HEAD" ? null : bytes.slice(start, end + 1) as Uint8Array<ArrayBuffer>,
-        {
-          status: 206,
-          headers: {
-            ...headers,
-            "content-range": `bytes ${start}-${end}/${bytes.length}`,
-            "content-length": String(end + 1 - start),
-          },
-        },
-      );
-    }
-    return new Response(req.method === "HEAD" ? null : bytes as Uint8Array<ArrayBuffer>, {
-      headers: { ...headers, "content-length": String(bytes.length) },
-    });
-  }
-
-  #routeCdn(req: Request, url: URL, body: Uint8Array): Response {
-    if (req.headers.has("authorization")) {
-      // signed URLs carry their own credentials; a storage service refuses a second mechanism
-      throw new HubError(
-        400,
-        "Only one auth mechanism allowed: this URL is signed, send no Authorization header",
-      );
-    }
-    if (url.searchParams.get("X-Signature") !== this.#sign(url.pathname)) {
-      throw new HubError(403, "Request has expired or its signature does not match");
-    }
-    const segs = url.pathname.split("/").slice(1);
-    if (segs[0] === "lfs-upload" && req.method === "PUT") {
-      if (_sha256(body) !== segs[1]) throw new HubError(400, "content does not match the oid");
-      this.lfs.set(segs[1], body);
-      return new Response(null, { status: 200 });
-    }
-    if (segs[0] === "lfs-part" && req.method === "PUT") {
-      const up = this.#multipart.get(segs[1]);
-      const n = Number(segs[2]);
-      if (!up || !(n >= 1 && n <= up.count)) throw new HubError(404, "No such upload part");
-      const expected = n < up.count ? up.partSize : up.size - up.partSize * (up.count - 1);
-      if (body.length !== expected) {
-        throw new HubError(400, `part ${n} must be ${expected} bytes, got ${body.length}`);
-      }
-      const etag = `"${createHash("md5").update(body).digest("hex")}"`;
-      up.parts.set(n, { bytes: body, etag });
-      return new Response(null, { status: 200, headers: { etag } });
-    }
-    if (segs[0] === "lfs" && (req.method === "GET" || req.method === "HEAD")) {
-      const bytes = this.lfs.get(segs[1]);
-      if (!bytes) throw new HubError(404, "NoSuchKey");
-      const path = [...this.repos.values()].flatMap((r) => [...r.commits.values()])
-        .flatMap((c) => [...c.files]).find(([, f]) => f.lfs?.oid === segs[1])?.[0] ?? "";
-      return this.#serveBytes(req, path, bytes, { etag: `"${segs[1]}"` });
-    }
-    throw new HubError(404, `no route for ${req.method} ${url.pathname}`);
-  }
-
-  #sign(text: string): string {
-    return createHash("sha256").update(`mock-hub-secret:${text}`).digest("hex").slice(0, 32);
+    const bytes = req.method === "GET" && this.faults.corruptDownload === path
+      ? this.#corrupt("", f.bytes!)
+      : f.bytes!;
+    return serveBytes(req, bytes, { ...common, etag: `"${f.oid}"` });
   }
 
   #entryFor(path: string, bytes: Uint8Array, files: Map<string, RepoFileEntry>): RepoFileEntry {
@@ -1163,6 +941,22 @@ export class MockHub {
     const sha = _sha256(bytes);
     this.lfs.set(sha, bytes);
     return lfsEntry(sha, bytes.length);
+  }
+
+  /** The bytes to serve: one byte flipped when `faults.corruptDownload` names this file. */
+  #corrupt(oid: string, bytes: Uint8Array): Uint8Array {
+    const path = this.faults.corruptDownload;
+    if (path === undefined) return bytes;
+    if (oid) {
+      const named = [...this.repos.values()].some((r) =>
+        [...r.commits.values()].some((c) => c.files.get(path)?.lfs?.oid === oid)
+      );
+      if (!named) return bytes;
+    }
+    this.faults.corruptDownload = undefined;
+    const out = bytes.slice();
+    out[out.length >> 1] ^= 0xff;
+    return out;
   }
 
   #bytesOf(f: RepoFileEntry): Uint8Array {
@@ -1192,35 +986,4 @@ export const RESPONSE_HEADERS = [
 
 function _hexId(id: string): string {
   return createHash("sha1").update(id).digest("hex").slice(0, 24);
-}
-
-function _sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-function _b64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) {
-    s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  }
-  return btoa(s);
-}
-
-function _parse(body: Uint8Array): Record<string, unknown> {
-  try {
-    const v = JSON.parse(dec.decode(body));
-    if (v && typeof v === "object" && !Array.isArray(v)) return v;
-  } catch { /* below */ }
-  throw new HubError(400, "malformed request: the body must be a JSON object");
-}
-
-function _need(ok: unknown, what: string): void {
-  if (!ok) throw new HubError(400, `malformed request: expected ${what}`);
-}
-
-function _json(value: unknown, status = 200, headers: Record<string, string> = {}): Response {
-  return new Response(JSON.stringify(value), {
-    status,
-    headers: { "content-type": "application/json; charset=utf-8", ...headers },
-  });
 }
