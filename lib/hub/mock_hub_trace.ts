@@ -232,6 +232,6 @@ if (import.meta.main) {
     Deno.exit(1);
   }
   const trace = toTrace(hub, `huggingface_hub ${found.version}`);
-  await Deno.writeTextFile(out, JSON.stringify(trace, null, 1) + "\n");
+  await Deno.writeTextFile(out, JSON.stringify(trace, null, 2) + "\n");
   console.log(`${run.report}\nwrote ${out}: ${trace.exchanges.length} exchanges`);
 }
