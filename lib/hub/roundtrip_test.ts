@@ -84,6 +84,7 @@ Deno.test({
       const want = (py.logits as number[][]).flat();
       const c = compareToGolden("logits", logits, want, f32Tolerance(want, 128));
       assert.ok(c.ok, c.report);
+      if (Deno.env.get("GOLDEN_VERBOSE")) console.log(c.report);
       if (py.transformers.logits) {
         const hf = (py.transformers.logits as number[][]).flat();
         const t = compareToGolden("transformers logits", logits, hf, f32Tolerance(hf, 512));
