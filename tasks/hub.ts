@@ -21,7 +21,12 @@ const common = {
     choices: ["model", "dataset"],
     description: "repo type",
   },
-  revision: { type: "string", default: "main", description: "branch" },
+  revision: {
+    type: "string",
+    default: "main",
+    description:
+      "branch (may contain /; push creates it from main), or for pull a tag or commit id",
+  },
   runs_dir: { type: "string", default: "runs", description: "parent of the run folder" },
 } as const;
 

@@ -81,7 +81,7 @@ Deno.test("pushFolder() then pullRepo() round-trips a model folder byte for byte
       endpoint: hub.url,
       fetch: quickFetch,
     });
-    assert.equal(p.downloaded.length, 5);
+    assert.equal(p.downloaded.length, 6); // and the .gitattributes the Hub made at creation
     for (
       const f of ["config.json", "model.safetensors", "optimizer.safetensors", "tok/tokenizer.json"]
     ) {
@@ -182,7 +182,6 @@ Deno.test("429 answers back off (honouring Retry-After) and then succeed", () =>
 
 Deno.test("a 401 gives one line naming the token's source, never the token", () =>
   withHub(async (hub) => {
-    // (the Hub answers 401 to the existence check too, which @huggingface/hub reads as "missing")
     const bad: HubToken = { token: "hf_wrong_token_value_123", source: "token file /x/token" };
     await assert.rejects(
       pushFolder({
@@ -197,7 +196,7 @@ Deno.test("a 401 gives one line naming the token's source, never the token", () 
         assert.ok(err instanceof UserError);
         assert.equal(
           err.message,
-          `creating the repo: ${hub.url} refused the token from token file /x/token (401 Unauthorized): check or replace it`,
+          `checking the repo: ${hub.url} refused the token from token file /x/token (401 Unauthorized): check or replace it`,
         );
         return true;
       },

@@ -9,5 +9,16 @@ export { pushFolder, type PushOptions, type PushResult } from "./push.ts";
 export { type PullOptions, pullRepo, type PullResult } from "./pull.ts";
 export { buildModelCard, CARD_MARKER, isGeneratedCard } from "./model_card.ts";
 export { BackgroundPusher, type PushEvent } from "./background_push.ts";
-export { retryingFetch } from "./http.ts";
+export { rateLimitResetMs, retryingFetch } from "./http.ts";
+export {
+  createBranch,
+  createRepo,
+  download,
+  type HubClient,
+  HubHttpError,
+  listTree,
+  repoInfo,
+  resolveUrl,
+  type TreeEntry,
+} from "./api.ts";
 export { redact, registerSecret } from "./redact.ts";

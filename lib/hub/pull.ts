@@ -7,11 +7,11 @@
  * @module
  */
 
-import { listFiles } from "@huggingface/hub";
 import { dirname } from "node:path";
 import { hashFile } from "./hashes.ts";
 import { globToRegExp } from "./files.ts";
 import { hubError } from "./errors.ts";
+import { download, type HubClient, HubHttpError, listTree, repoInfo, resolveUrl } from "./api.ts";
 import type { HubToken } from "./auth.ts";
 import { UserError } from "../io/errors.ts";
 
@@ -46,29 +46,25 @@ const PARTIAL = ".jikji-partial";
 /** Pulls `repo` into `to` (see the module doc). */
 export async function pullRepo(o: PullOptions): Promise<PullResult> {
   const revision = o.revision ?? "main";
-  const repo = { type: o.type, name: o.repo } as const;
-  const f = o.fetch ?? fetch;
-  const auth: Record<string, string> = o.token ? { Authorization: `Bearer ${o.token.token}` } : {};
+  const client: HubClient = { endpoint: o.endpoint, token: o.token, fetch: o.fetch };
+  const fail = (err: unknown, what: string) =>
+    hubError(err, what, o.endpoint, o.token, { repo: o.repo, revision });
   const log = o.onLog ?? (() => {});
   const include = (o.include ?? []).map(globToRegExp);
   const entries: { path: string; size: number; oid: string; lfs?: string }[] = [];
+  // one commit for every file, even when the branch moves during the pull
+  let commit: string;
   try {
-    for await (
-      const e of listFiles({
-        repo,
-        revision,
-        recursive: true,
-        hubUrl: o.endpoint,
-        accessToken: o.token?.token,
-        fetch: f,
-      })
-    ) {
+    const info = await repoInfo(client, o.type, o.repo, revision);
+    if (!info) throw new HubHttpError(404, "RepoNotFound", "Repository not found");
+    commit = info.sha;
+    for await (const e of listTree(client, o.type, o.repo, commit, { recursive: true })) {
       if (e.type !== "file") continue;
       if (include.length && !include.some((re) => re.test(e.path))) continue;
-      entries.push({ path: e.path, size: e.size, oid: e.oid ?? "", lfs: e.lfs?.oid });
+      entries.push({ path: e.path, size: e.size, oid: e.oid, lfs: e.lfs?.oid });
     }
   } catch (err) {
-    throw hubError(err, `listing ${o.repo}@${revision}`, o.endpoint, o.token);
+    throw fail(err, `listing ${o.repo}@${revision}`);
   }
   if (entries.length === 0) {
     throw new UserError(`${o.repo}@${revision}: no files match ${o.include?.join(", ") ?? "*"}`);
@@ -93,30 +89,19 @@ export async function pullRepo(o: PullOptions): Promise<PullResult> {
     }
     const part = `${o.to}/${PARTIAL}/${e.path}.part`;
     await Deno.mkdir(dirname(part), { recursive: true });
-    const url = `${o.endpoint}/${o.type === "dataset" ? "datasets/" : ""}${o.repo}/resolve/${
-      encodeURIComponent(revision)
-    }/${e.path.split("/").map(encodeURIComponent).join("/")}`;
+    const url = resolveUrl(o.endpoint, o.type, o.repo, commit, e.path);
     const attempts = o.attempts ?? 3;
     let ok = false;
     for (let attempt = 1; attempt <= attempts && !ok; attempt++) {
       const have = await Deno.stat(part).then((s) => s.size, () => 0);
-      const headers = {
-        ...auth,
-        ...(have > 0 && have < e.size ? { Range: `bytes=${have}-` } : {}),
-      };
+      const headers: Record<string, string> = have > 0 && have < e.size
+        ? { Range: `bytes=${have}-` }
+        : {};
       let res: Response;
       try {
-        res = await f(url, { headers });
+        res = await download(client, url, headers);
       } catch (err) {
-        throw hubError(err, `downloading ${e.path}`, o.endpoint, o.token);
-      }
-      if (!res.ok) {
-        throw hubError(
-          Object.assign(new Error(`${res.status} ${res.statusText}`), { statusCode: res.status }),
-          `downloading ${e.path}`,
-          o.endpoint,
-          o.token,
-        );
+        throw fail(err, `downloading ${e.path}`);
       }
       const append = res.status === 206 && have > 0;
       if (append && attempt === 1) result.resumed.push(e.path);

@@ -1,21 +1,33 @@
 /**
- * `deno task hub push`: uploads a folder to a Hub repo. It creates the repo when missing, skips
- * every file whose content is already on the Hub at that revision (git blob SHA-1 or LFS SHA-256
- * from the tree listing), sends the rest in as few commits as sensible (large files through the
- * Hub's LFS path, decided by the Hub's pre-upload answer), and writes a model card when the folder
- * has none. Re-running after an interruption sends only what is missing: LFS objects that reached
+ * `deno task hub push`: uploads a folder to a Hub repo. It creates the repo when missing (and a
+ * missing branch from main), skips every file whose content is already on the Hub at that
+ * revision (git blob SHA-1 or LFS SHA-256 from the tree listing), sends the rest in as few commits
+ * as sensible, each naming its parent so a concurrent change is refused (412) rather than
+ * overwritten (large files through the Hub's LFS path, decided by the Hub's pre-upload answer, in
+ * parts when the LFS batch answer asks for multipart), and writes a model card when the folder has
+ * none. Re-running after an interruption sends only what is missing: LFS objects that reached
  * the Hub are not sent again (the LFS batch answer has no upload action for them).
  *
  * @module
  */
 
-import { commitIter, createBranch, createRepo, listFiles, repoExists } from "@huggingface/hub";
+import { commitIter } from "@huggingface/hub";
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { hashFile } from "./hashes.ts";
 import { listFolderFiles } from "./files.ts";
 import { buildModelCard, isGeneratedCard } from "./model_card.ts";
 import { hubError } from "./errors.ts";
+import {
+  createBranch,
+  createRepo,
+  download,
+  type HubClient,
+  HubHttpError,
+  listTree,
+  repoInfo,
+  resolveUrl,
+} from "./api.ts";
 import type { HubToken } from "./auth.ts";
 import { UserError } from "../io/errors.ts";
 
@@ -67,46 +79,50 @@ export async function pushFolder(o: PushOptions): Promise<PushResult> {
   const revision = o.revision ?? "main";
   const repo = { type: o.type, name: o.repo } as const;
   const common = { accessToken: o.token.token, hubUrl: o.endpoint, fetch: o.fetch };
+  const client: HubClient = { endpoint: o.endpoint, token: o.token, fetch: o.fetch };
   const log = o.onLog ?? (() => {});
   const step = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
     } catch (err) {
       if (err instanceof UserError) throw err;
-      throw hubError(err, what, o.endpoint, o.token);
+      if ((err as { statusCode?: number }).statusCode === 412) {
+        throw new UserError(
+          `${what}: ${o.repo}@${revision} changed on the Hub during the push (412): run the push again`,
+        );
+      }
+      throw hubError(err, what, o.endpoint, o.token, { repo: o.repo, revision });
     }
   };
 
   const local = await listFolderFiles(o.folder);
   if (local.length === 0) throw new UserError(`${o.folder}: nothing to push (the folder is empty)`);
 
-  if (!(await step("checking the repo", () => repoExists({ repo, ...common })))) {
-    await step(
-      "creating the repo",
-      () => createRepo({ repo, private: o.private ?? false, ...common }),
-    );
+  if (!(await step("checking the repo", () => repoInfo(client, o.type, o.repo)))) {
+    await step("creating the repo", () => createRepo(client, o.type, o.repo, o.private ?? false));
     log(`created ${o.type} repo ${o.repo}`);
   }
 
-  // What is on the Hub already, with content hashes.
+  // What is on the Hub already at the revision, with content hashes. A new branch starts from
+  // main, so only what main lacks is sent.
   const remote = new Map<string, { oid: string; lfs?: string }>();
   const listing = async () => {
-    for await (const e of listFiles({ repo, revision, recursive: true, ...common })) {
-      if (e.type === "file") remote.set(e.path, { oid: e.oid ?? "", lfs: e.lfs?.oid });
+    for await (const e of listTree(client, o.type, o.repo, revision, { recursive: true })) {
+      if (e.type === "file") remote.set(e.path, { oid: e.oid, lfs: e.lfs?.oid });
     }
   };
   try {
     await listing();
   } catch (err) {
-    if ((err as { statusCode?: number }).statusCode !== 404 || revision === "main") {
-      throw hubError(err, "listing the repo", o.endpoint, o.token);
+    if (!(err instanceof HubHttpError && err.code === "RevisionNotFound") || revision === "main") {
+      throw hubError(err, "listing the repo", o.endpoint, o.token, { repo: o.repo, revision });
     }
-    await step(
-      `creating branch ${revision}`,
-      () => createBranch({ repo, branch: revision, ...common }),
-    );
-    log(`created branch ${revision}`);
+    await step(`creating branch ${revision}`, () => createBranch(client, o.type, o.repo, revision));
+    log(`created branch ${revision} from main`);
+    await step("listing the new branch", listing);
   }
+  let parent =
+    (await step("reading the head commit", () => repoInfo(client, o.type, o.repo, revision)))?.sha;
 
   const toSend: { path: string; size: number }[] = [];
   const skipped: string[] = [];
@@ -123,11 +139,9 @@ export async function pushFolder(o: PushOptions): Promise<PushResult> {
   if (!local.includes("README.md")) {
     let handWritten = false;
     if (remote.has("README.md") && !o.overwriteCard) {
-      const res = await (o.fetch ?? fetch)(
-        `${o.endpoint}/${o.type === "dataset" ? "datasets/" : ""}${o.repo}/resolve/${
-          encodeURIComponent(revision)
-        }/README.md`,
-        { headers: { Authorization: `Bearer ${o.token.token}` } },
+      const res = await step(
+        "reading the Hub's README.md",
+        () => download(client, resolveUrl(o.endpoint, o.type, o.repo, revision, "README.md")),
       );
       handWritten = res.ok && !isGeneratedCard(await res.text());
     }
@@ -174,12 +188,16 @@ export async function pushFolder(o: PushOptions): Promise<PushResult> {
         operations: batch,
         title,
         branch: revision,
+        parentCommit: parent,
         useXet: false,
         ...common,
       });
       for (;;) {
         const { value, done } = await it.next();
-        if (done) break;
+        if (done) {
+          parent = value?.commit.oid ?? parent;
+          break;
+        }
         if (value.event === "fileProgress" && value.state === "uploading") {
           progress.set(value.path, Math.round(value.progress * (sizes.get(value.path) ?? 0)));
           report();
