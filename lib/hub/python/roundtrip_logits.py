@@ -4,10 +4,9 @@
     roundtrip_logits.py --repo OWNER/NAME --tokens 1,2,3   (HF_ENDPOINT, HF_TOKEN in the env)
     roundtrip_logits.py --folder DIR --tokens 1,2,3
 
-With --repo the folder is downloaded with `huggingface_hub.snapshot_download`. The weights are
-read from `model.safetensors` (parsed here: 8-byte header length, JSON header, raw tensors) and
-run by the PyTorch reference of Jikji's Llama golden file (lib/model/golden/make_golden.py,
-`forward`) in float64. Where `transformers` is installed, `AutoModelForCausalLM.from_pretrained`
+With --repo the folder is downloaded with `huggingface_hub.snapshot_download`. The folder is
+read and run by the PyTorch reference of Jikji's Llama golden file (lib/model/golden/make_golden.py,
+`read_folder` and `forward`) in float64. Where `transformers` is installed, `AutoModelForCausalLM.from_pretrained`
 and `AutoTokenizer.from_pretrained` load the same folder and its logits are printed too.
 
 Prints one JSON object: {"download", "files", "logits" (T, V), "transformers": {"tokenizer" (its
@@ -16,31 +15,13 @@ class), "logits" (T, V), "error"}}; the transformers fields are null where it ca
 
 import argparse
 import json
-import struct
 import sys
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "model" / "golden"))
-from make_golden import forward  # noqa: E402  (the golden script's Llama)
-
-DTYPES = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
-
-
-def read_safetensors(path):
-    data = Path(path).read_bytes()
-    (n,) = struct.unpack("<Q", data[:8])
-    header = json.loads(data[8 : 8 + n])
-    out = {}
-    for name, t in header.items():
-        if name == "__metadata__":
-            continue
-        a, b = t["data_offsets"]
-        raw = bytearray(data[8 + n + a : 8 + n + b])
-        out[name] = torch.frombuffer(raw, dtype=DTYPES[t["dtype"]]).reshape(t["shape"])
-    return out
-
+from make_golden import forward, read_folder  # noqa: E402  (the golden script's Llama)
 
 def main():
     ap = argparse.ArgumentParser()
@@ -57,8 +38,7 @@ def main():
     else:
         folder = Path(a.folder)
         download = "folder"
-    cfg = json.loads((folder / "config.json").read_text())
-    params = {k: v.to(torch.float64) for k, v in read_safetensors(folder / "model.safetensors").items()}
+    cfg, params = read_folder(folder)
     tokens = torch.tensor([[int(t) for t in a.tokens.split(",")]])
     with torch.no_grad():
         logits = forward(cfg, params, tokens)[0]
