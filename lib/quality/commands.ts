@@ -23,10 +23,10 @@ import {
   type Example,
   type FastTextArgs,
   readLabelledFile,
-  saveFastText,
   testFastText,
   trainFastTextParallel,
 } from "./classifier/fasttext.ts";
+import { saveFastText } from "./classifier/fasttext_bin.ts";
 import { readVec } from "./classifier/vec.ts";
 import {
   heuristicAnnotator,

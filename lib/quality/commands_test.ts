@@ -6,7 +6,7 @@ import {
   trainLmCommand,
 } from "./commands.ts";
 import { readArpa } from "./ngram/arpa.ts";
-import { loadFastText } from "./classifier/fasttext.ts";
+import { loadFastText } from "./classifier/fasttext_bin.ts";
 import { buildStep } from "../pipeline/registry.ts";
 import { type Doc, readDocs, writeDocs } from "../io/jsonl.ts";
 import { UserError } from "../io/errors.ts";

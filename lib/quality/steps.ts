@@ -31,7 +31,8 @@ import {
   scoreDocument,
 } from "./ngram/perplexity.ts";
 import { hfTokenizer, type LineTokenizer, whitespaceTokenizer } from "./ngram/vocab.ts";
-import { type FastText, loadFastText } from "./classifier/fasttext.ts";
+import type { FastText } from "./classifier/fasttext.ts";
+import { loadFastText } from "./classifier/fasttext_bin.ts";
 import { eduProbability } from "./classifier/edu.ts";
 
 /** Options of {@linkcode PerplexityFilter}. */
