@@ -118,6 +118,7 @@ Deno.test("LinePunctuation removes unfinished lines and counts them", async () =
   const d = doc("도구 메뉴\n이 기능은 문서를 저장합니다.\n참고\n설정을 바꿀 수 있어요");
   assert.equal(step.transform(d).text, "이 기능은 문서를 저장합니다.\n설정을 바꿀 수 있어요");
   assert.equal(step.stats.counters.lines_removed, 2);
+  assert.equal(step.stats.counters.short_lines_removed, 2);
   const out: Doc[] = [];
   const gen = async function* () {
     yield doc("제목만 있음 없는");
@@ -125,4 +126,22 @@ Deno.test("LinePunctuation removes unfinished lines and counts them", async () =
   for await (const x of step.run(gen(), { rank: 0, worldSize: 1 })) out.push(x);
   assert.equal(out.length, 0);
   assert.equal(step.stats.removed.empty, 1);
+});
+
+Deno.test("LinePunctuation judges sentences; headings, labels and cells follow short_lines", () => {
+  const text = "3.2 설치 방법\n이 명령은 서버를 시작하고 설정 파일을\n서버를 시작합니다.\n예";
+  const drop = new LinePunctuation();
+  assert.equal(drop.transform(doc(text)).text, "서버를 시작합니다.");
+  assert.deepEqual(drop.stats.counters, {
+    short_lines_removed: 2,
+    sentences_unended: 1,
+    lines_removed: 3,
+  });
+  const keep = new LinePunctuation({ short_lines: "keep" });
+  assert.equal(keep.transform(doc(text)).text, "3.2 설치 방법\n서버를 시작합니다.\n예");
+  assert.deepEqual(keep.stats.counters, {
+    short_lines_kept: 2,
+    sentences_unended: 1,
+    lines_removed: 1,
+  });
 });
