@@ -2,7 +2,7 @@
  * `deno task crawl`: a polite, resumable Korean web crawler (see lib/crawl/crawler.ts).
  *
  * - `crawl [run] --config data/configs/crawl.yaml --seeds URL…` crawls into a run folder;
- *   `--out runs/crawl-…` on an existing folder resumes it.
+ *   `--out runs/crawl-…` on an existing folder resumes it with the config saved there.
  * - `crawl extract FILE.html [--url URL]` prints the main text the crawler would keep.
  */
 
@@ -26,11 +26,17 @@ const EXTRACT_SPEC = {
 } as const;
 
 async function runCrawl(args: string[]): Promise<number | void> {
-  const parsed = await parseOrHelp(
-    { ...CRAWL_SPEC, subcommands: { run: CRAWL_SPEC.summary, extract: EXTRACT_SPEC.summary } },
-    args,
-  );
+  const spec = {
+    ...CRAWL_SPEC,
+    subcommands: { run: CRAWL_SPEC.summary, extract: EXTRACT_SPEC.summary },
+  };
+  let parsed = await parseOrHelp(spec, args);
   if (!parsed) return;
+  // `--out RUN` on a run folder resumes with the config saved there (flags still override it)
+  const saved = `${parsed.options.out}/config.json`;
+  if (parsed.options.out && parsed.configPath === undefined && await _isFile(saved)) {
+    parsed = (await parseOrHelp(spec, [...args, "--config", saved]))!;
+  }
   const { options, quiet } = parsed;
   const config = crawlConfigOf(options as unknown as Record<string, unknown>);
   if (config.seeds.length === 0 && config.sitemaps.length === 0) {
@@ -73,6 +79,14 @@ async function runCrawl(args: string[]): Promise<number | void> {
         `${summary.seconds.toFixed(1)} s; ${summary.queue_left} URLs left in the queue`,
     );
     console.log(`documents: ${run.dir}/docs`);
+  }
+}
+
+async function _isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
   }
 }
 

@@ -5,6 +5,7 @@ import { UserError } from "../io/errors.ts";
 const spec = {
   name: "demo",
   summary: "test command",
+  positionals: "INPUT",
   options: {
     max_pages: { type: "integer", default: 10, min: 1, description: "pages" },
     ratio: { type: "number", default: 0.5, min: 0, max: 1, description: "a ratio" },
@@ -90,6 +91,21 @@ Deno.test("readConfigFile() reports invalid YAML and a non-mapping top level in 
     await errorOf(readConfigFile("/nonexistent.yaml", spec.options)),
     /no such config file/,
   );
+});
+
+Deno.test("parseCommand() refuses arguments beyond the positionals the spec names", async () => {
+  assert.equal(
+    await errorOf(parseCommand(spec, ["a.jsonl", "--hosts", "a.kr", "b.kr"])),
+    'demo: unexpected argument "b.kr" (it takes INPUT; --hosts takes one value per flag: ' +
+      "--hosts A --hosts B, or A,B)",
+  );
+  const none = { ...spec, positionals: undefined };
+  assert.equal(
+    await errorOf(parseCommand(none, ["x"])),
+    'demo: unexpected argument "x" (it takes no arguments)',
+  );
+  const many = { ...spec, positionals: "FILE…" };
+  assert.deepEqual((await parseCommand(many, ["a", "b", "--", "c"])).positionals, ["a", "b", "c"]);
 });
 
 Deno.test("parseCommand() refuses unknown and mistyped flags", async () => {

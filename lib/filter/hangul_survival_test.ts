@@ -39,7 +39,7 @@ Deno.test("crawled DocBook, Sphinx and Javadoc pages keep their paragraphs whole
       assert.ok(d.text.split("\n").filter((l) => l === title).length <= 1, `title repeated`);
     }
     // what the default filter keeps: the sentences, all of them; headings and cells go
-    // (before paragraphs were kept whole, 43% survived here: see the note of hangul_survival.ts)
+    // (with one text line per source line, as before, 40% survived here)
     const kept = await hangulKept(docs);
     assert.equal(kept.kept_docs, docs.length);
     assert.ok(kept.kept_syllables / hangul >= 0.95, JSON.stringify({ kept, hangul }));

@@ -233,19 +233,35 @@ export class Rules extends BaseFilter {
     this.options = { ...RULE_DEFAULTS, ...options };
   }
 
+  /** Keeps `doc`, or drops it naming the first failed rule with its value and threshold. */
   filter(doc: Doc): FilterVerdict {
     const o = this.options;
+    const fail = (reason: string, value: number, threshold: number): FilterVerdict => [
+      false,
+      reason,
+      { value: Number(value.toFixed(4)), threshold },
+    ];
     const ws = words(doc.text);
-    if (ws.length < o.min_words) return [false, "too_few_words"];
-    if (ws.length > o.max_words) return [false, "too_many_words"];
+    if (ws.length < o.min_words) return fail("too_few_words", ws.length, o.min_words);
+    if (ws.length > o.max_words) return fail("too_many_words", ws.length, o.max_words);
     const mean = meanWordLength(ws);
-    if (mean < o.min_mean_word_length) return [false, "mean_word_length_low"];
-    if (mean > o.max_mean_word_length) return [false, "mean_word_length_high"];
-    if (hangulRatio(doc.text) < o.min_hangul_ratio) return [false, "hangul_ratio"];
-    if (topNgramShare(ws, 5) > o.max_top_5gram_share) return [false, "top_5gram_share"];
-    if (wordRepetition(ws, 10) > o.max_word_10gram_repetition) return [false, "word_repetition"];
-    if (charRepetition(doc.text, 10) > o.max_char_10gram_repetition) {
-      return [false, "char_repetition"];
+    if (mean < o.min_mean_word_length) {
+      return fail("mean_word_length_low", mean, o.min_mean_word_length);
+    }
+    if (mean > o.max_mean_word_length) {
+      return fail("mean_word_length_high", mean, o.max_mean_word_length);
+    }
+    const hangul = hangulRatio(doc.text);
+    if (hangul < o.min_hangul_ratio) return fail("hangul_ratio", hangul, o.min_hangul_ratio);
+    const top = topNgramShare(ws, 5);
+    if (top > o.max_top_5gram_share) return fail("top_5gram_share", top, o.max_top_5gram_share);
+    const wr = wordRepetition(ws, 10);
+    if (wr > o.max_word_10gram_repetition) {
+      return fail("word_repetition", wr, o.max_word_10gram_repetition);
+    }
+    const cr = charRepetition(doc.text, 10);
+    if (cr > o.max_char_10gram_repetition) {
+      return fail("char_repetition", cr, o.max_char_10gram_repetition);
     }
     return true;
   }

@@ -13,7 +13,7 @@ import { UserError } from "../io/errors.ts";
 import { type Doc, JsonlWriter, listDocFiles, readDocsFrom, readLines } from "../io/jsonl.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
 import { buildStep } from "../pipeline/registry.ts";
-import { chainSteps, type PipelineStep } from "../pipeline/step.ts";
+import { chainSteps, type PipelineStep, type RemovalDetail } from "../pipeline/step.ts";
 import { trainNgram } from "./ngram/train.ts";
 import { writeArpa } from "./ngram/arpa.ts";
 import { KENLM_FALLBACK } from "./ngram/estimate.ts";
@@ -255,8 +255,11 @@ export async function scoreCommand(args: string[]): Promise<Record<string, unkno
     const ctx = {
       rank: 0,
       worldSize: 1,
-      onRemoved: async (doc: Doc, step: string, reason: string) => {
-        await removed?.write({ ...doc, meta: { ...doc.meta, removed_by: step, reason } });
+      onRemoved: async (doc: Doc, step: string, reason: string, detail?: RemovalDetail) => {
+        await removed?.write({
+          ...doc,
+          meta: { ...doc.meta, removed_by: step, reason, ...detail },
+        });
       },
     };
     for await (const d of chainSteps(steps, src, ctx)) await out.write(d);
