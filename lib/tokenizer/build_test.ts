@@ -125,6 +125,17 @@ Deno.test("isHeldOut() holds out about 1 in N documents, the same ones every tim
   assert.equal(isHeldOut("doc-17"), isHeldOut("doc-17"));
 });
 
+Deno.test("buildTokenizer() refuses Korean input without Hangul instead of adding 0 ids", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/ko.txt`, ENGLISH_LINES.join("\n") + "\n");
+  await assert.rejects(
+    () => buildTokenizer(options(dir, { korean: [`${dir}/ko.txt`] })),
+    (err: unknown) =>
+      err instanceof UserError && /ko\.txt: \d+ training documents but no Hangul/.test(err.message),
+  );
+  await Deno.remove(dir, { recursive: true });
+});
+
 Deno.test("buildTokenizer() refuses a truncated base tokenizer.json in one line", async () => {
   const dir = await corpusDir();
   const text = await Deno.readTextFile(LLAMA_PATH);
