@@ -26,8 +26,10 @@ const EXTRACT_SPEC = {
 } as const;
 
 async function runCrawl(args: string[]): Promise<number | void> {
+  // `crawl` runs `crawl run`: the help names the task and both subcommands
   const spec = {
     ...CRAWL_SPEC,
+    name: "crawl",
     subcommands: { run: CRAWL_SPEC.summary, extract: EXTRACT_SPEC.summary },
   };
   let parsed = await parseOrHelp(spec, args);

@@ -142,6 +142,7 @@ async function runTask(args: string[]): Promise<{ code: number; out: string; err
 Deno.test("deno task crawl --help lists its options; bad input is one line naming the field", async () => {
   const help = await runTask(["--help"]);
   assert.equal(help.code, 0);
+  assert.match(help.out, /^usage: deno task crawl \[SUBCOMMAND\] \[OPTIONS\]$/m);
   for (const flag of ["--seeds", "--sitemaps", "--delay", "--max-pages", "--warc", "--out"]) {
     assert.ok(help.out.includes(flag), `--help lacks ${flag}`);
   }

@@ -273,14 +273,18 @@ export function checkValue(opt: OptionSpec, value: unknown): string | undefined 
 /** The `--help` text of a command. */
 export function helpText(spec: CommandSpec): string {
   const lines = [`deno task ${spec.name} — ${spec.summary}`, ""];
-  const sub = spec.subcommands ? " [SUBCOMMAND]" : "";
+  // a list given with positionals names their values (bench's suites), not subcommands
+  const values = spec.subcommands && spec.positionals
+    ? spec.positionals.replace(/[[\]…]|\.\.\./g, "")
+    : "";
+  const sub = spec.subcommands && !values ? " [SUBCOMMAND]" : "";
   lines.push(
     `usage: deno task ${spec.name}${sub} [OPTIONS]${
       spec.positionals ? " " + spec.positionals : ""
     }`,
   );
   if (spec.subcommands) {
-    lines.push("", "subcommands:");
+    lines.push("", values ? `${values}:` : "subcommands:");
     for (const [name, summary] of Object.entries(spec.subcommands)) {
       lines.push(`  ${name.padEnd(20)} ${summary}`);
     }

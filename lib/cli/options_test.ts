@@ -108,6 +108,15 @@ Deno.test("parseCommand() refuses arguments beyond the positionals the spec name
   assert.deepEqual((await parseCommand(many, ["a", "b", "--", "c"])).positionals, ["a", "b", "c"]);
 });
 
+Deno.test("helpText() names subcommands, or the values of a positional list, as they exist", () => {
+  const subs = { ...spec, positionals: undefined, subcommands: { run: "runs" } };
+  assert.match(helpText(subs), /^usage: deno task demo \[SUBCOMMAND\] \[OPTIONS\]$/m);
+  assert.match(helpText(subs), /^subcommands:\n  run /m);
+  const suites = { ...spec, positionals: "[SUITE…]", subcommands: { io: "reader speed" } };
+  assert.match(helpText(suites), /^usage: deno task demo \[OPTIONS\] \[SUITE…\]$/m);
+  assert.match(helpText(suites), /^SUITE:\n  io /m);
+});
+
 Deno.test("parseCommand() refuses unknown and mistyped flags", async () => {
   assert.equal(
     await errorOf(parseCommand(spec, ["--max-page", "3"])),
