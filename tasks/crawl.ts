@@ -2,7 +2,7 @@
  * `deno task crawl`: a polite, resumable Korean web crawler (see lib/crawl/crawler.ts).
  *
  * - `crawl [run] --config data/configs/crawl.yaml --seeds URL…` crawls into a run folder;
- *   `--out runs/crawl-…` on an existing folder resumes it.
+ *   `--out runs/crawl-…` on an existing folder resumes it with the config saved there.
  * - `crawl run --out OUT --world N [--executor slurm]` splits the hosts among N ranks (a stable
  *   hash), each crawling into `OUT/rank-RRRRR/`; `crawl merge --out OUT --world N` joins them.
  * - `crawl extract FILE.html [--url URL]` prints the main text the crawler would keep.
@@ -74,14 +74,18 @@ const EXTRACT_SPEC = {
 } as const;
 
 async function runCrawl(args: string[]): Promise<number | void> {
-  const parsed = await parseOrHelp(
-    {
-      ...RUN_SPEC,
-      subcommands: { ...RUN_SPEC.subcommands, extract: EXTRACT_SPEC.summary },
-    },
-    args,
-  );
+  // `crawl` runs `crawl run`: the help names the task and its subcommands
+  const spec = {
+    ...RUN_SPEC,
+    subcommands: { ...RUN_SPEC.subcommands, extract: EXTRACT_SPEC.summary },
+  };
+  let parsed = await parseOrHelp(spec, args);
   if (!parsed) return;
+  // `--out RUN` on a run folder resumes with the config saved there (flags still override it)
+  const saved = `${parsed.options.out}/config.json`;
+  if (parsed.options.out && parsed.configPath === undefined && await _isFile(saved)) {
+    parsed = (await parseOrHelp(spec, [...args, "--config", saved]))!;
+  }
   const { options, quiet } = parsed;
   const crawlOptions = _crawlOptions(options as unknown as Record<string, unknown>);
   const config = crawlConfigOf(crawlOptions);
@@ -204,6 +208,14 @@ async function runMerge(args: string[]): Promise<number | void> {
     console.log(hostTable(summary));
     console.log(`${summary.pages} pages, ${summary.docs} documents from ${options.world} ranks`);
     console.log(`documents: ${out}/docs`);
+  }
+}
+
+async function _isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
   }
 }
 

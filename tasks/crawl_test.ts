@@ -83,8 +83,11 @@ Deno.test("deno task crawl survives kill -9: no refetch, no loss, no duplicate",
     assert.ok(doneAtKill.size < PAGES, "the kill came too late to test anything");
     const requestsBeforeRestart = site.log.length;
 
-    // second run: the same command resumes
-    const rerun = await new Deno.Command(Deno.execPath(), { args, cwd: ROOT }).output();
+    // second run: the run folder alone resumes it, with the config saved there
+    const rerun = await new Deno.Command(Deno.execPath(), {
+      args: [...taskCommand(), "--out", rel, "--quiet"],
+      cwd: ROOT,
+    }).output();
     assert.equal(rerun.code, 0, new TextDecoder().decode(rerun.stderr));
 
     const paths = site.log.map((r) => r.path);
@@ -139,12 +142,17 @@ async function runTask(args: string[]): Promise<{ code: number; out: string; err
 Deno.test("deno task crawl --help lists its options; bad input is one line naming the field", async () => {
   const help = await runTask(["--help"]);
   assert.equal(help.code, 0);
+  assert.match(help.out, /^usage: deno task crawl \[SUBCOMMAND\] \[OPTIONS\]$/m);
   for (const flag of ["--seeds", "--sitemaps", "--delay", "--max-pages", "--warc", "--out"]) {
     assert.ok(help.out.includes(flag), `--help lacks ${flag}`);
   }
   const none = await runTask(["--quiet"]);
   assert.equal(none.code, 2);
   assert.match(none.err, /^error: nothing to crawl/);
+  // a second seed without its flag is refused, not silently left out
+  const stray = await runTask(["--seeds", "http://127.0.0.1:9/a", "http://127.0.0.1:9/b"]);
+  assert.equal(stray.code, 2);
+  assert.match(stray.err, /unexpected argument "http:\/\/127\.0\.0\.1:9\/b".*--seeds A --seeds B/);
   const rel = `data/cache/crawl-test-${crypto.randomUUID().slice(0, 8)}.yaml`;
   await Deno.writeTextFile(`${ROOT}/${rel}`, "seeds: [http://127.0.0.1:9/]\nmax_page: 3\n");
   try {

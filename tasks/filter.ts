@@ -23,7 +23,12 @@ import type { FilterReport } from "../lib/filter/runner.ts";
 import { DEFAULT_PIPELINE } from "../lib/filter/pipeline.ts";
 import { registerFilterSteps } from "../lib/filter/steps.ts";
 import { listSteps, stepFactory } from "../lib/pipeline/registry.ts";
-import { evaluatePii, generatePiiSet } from "../lib/filter/pii_eval.ts";
+import {
+  evaluatePii,
+  generatePiiSet,
+  LABELLED_PII_PATH,
+  readLabelledPii,
+} from "../lib/filter/pii_eval.ts";
 import { EDIT_RATES, evaluateDedup, lshCurve } from "../lib/filter/dedup_eval.ts";
 import { QUALITY_COMMANDS } from "../lib/quality/commands.ts";
 import {
@@ -290,18 +295,28 @@ export const FILTER_SUBCOMMANDS: Record<string, Subcommand> = {
     },
   },
   "eval-pii": {
-    summary: "precision and recall of PII scrubbing on a generated set with near-misses",
-    main() {
-      const { scores, falsePositives } = evaluatePii(generatePiiSet(12345, 500));
-      for (const [t, s] of Object.entries(scores)) {
-        console.log(
-          `${t.padEnd(8)} precision ${s.precision.toFixed(4)}  recall ${
-            s.recall.toFixed(4)
-          }  (tp ${s.tp}, fp ${s.fp}, fn ${s.fn})`,
-        );
+    summary:
+      "precision and recall of PII scrubbing on a generated set with near-misses and on hand-labelled page lines",
+    async main() {
+      const sets = [
+        ["generated (seed 12345, 500 per kind)", generatePiiSet(12345, 500)],
+        [
+          `hand-labelled (${LABELLED_PII_PATH.split("/").slice(-3).join("/")})`,
+          await readLabelledPii(),
+        ],
+      ] as const;
+      for (const [name, set] of sets) {
+        console.log(`${name}:`);
+        const { scores, falsePositives } = evaluatePii([...set]);
+        for (const [t, s] of Object.entries(scores)) {
+          console.log(
+            `  ${t.padEnd(8)} precision ${s.precision.toFixed(4)}  recall ${
+              s.recall.toFixed(4)
+            }  (tp ${s.tp}, fp ${s.fp}, fn ${s.fn})`,
+          );
+        }
+        console.log("  false positives by near-miss kind:", JSON.stringify(falsePositives));
       }
-      console.log("false positives by near-miss kind:", JSON.stringify(falsePositives));
-      return Promise.resolve();
     },
   },
 };

@@ -101,6 +101,12 @@ const reportSpec = {
       required: true,
       description: "the tokenizer.json to compare with the base (or its folder)",
     },
+    all: {
+      type: "boolean",
+      default: false,
+      description:
+        "measure every document of --korean and every --english line (an outside corpus), not only the held-out 1 in N",
+    },
   },
 } as const;
 
@@ -148,9 +154,12 @@ const SUBCOMMANDS: Record<string, Subcommand> = {
       const path = o.tokenizer.endsWith(".json") ? o.tokenizer : `${o.tokenizer}/tokenizer.json`;
       const base = ByteLevelBpe.fromJson(await readBase(o.base), o.base);
       const merged = ByteLevelBpe.fromJson(await readBase(path), path);
-      const { heldOut } = await readSplit(o.korean, o.held_out_every);
-      const texts = await reportTexts(heldOut, o.english, o.held_out_every, o.english_limit);
-      const rows = compareRows([["base", base], [path, merged]], texts);
+      const { train, heldOut } = await readSplit(o.korean, o.held_out_every);
+      const ko = o.all ? [...heldOut, ...train] : heldOut;
+      const limit = o.all ? Number.MAX_SAFE_INTEGER : o.english_limit;
+      const texts = await reportTexts(ko, o.english, o.held_out_every, limit);
+      const label = o.all ? "Korean (all)" : "Korean held-out";
+      const rows = compareRows([["base", base], [path, merged]], texts, label);
       console.log(reportMarkdown(rows));
     },
   },

@@ -43,6 +43,13 @@ Deno.test("deno task tokenizer train builds a merged tokenizer and report reads 
   const report = await task(["report", ...common, "--tokenizer", `${rel}/out`]);
   assert.equal(report.code, 0, report.stderr);
   assert.match(report.stdout, /\| base \| English \|/);
+  // an outside corpus is measured whole: all 150 documents' Korean lines, not the 1 in 10
+  const texts = (out: string, set: string) =>
+    Number(out.split("\n").find((l) => l.startsWith(`| base | ${set} |`))!.split("|")[3]);
+  const all = await task(["report", ...common, "--tokenizer", `${rel}/out`, "--all"]);
+  assert.equal(all.code, 0, all.stderr);
+  const whole = texts(all.stdout, "Korean (all)"), held = texts(report.stdout, "Korean held-out");
+  assert.ok(whole > 5 * held, `${whole} vs ${held}`);
   await Deno.remove(dir, { recursive: true });
 });
 

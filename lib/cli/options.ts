@@ -100,14 +100,28 @@ export async function parseCommand<S extends OptionsSpec>(
   const all: OptionsSpec = { ...spec.options, ...COMMON };
   const flagValues = new Map<string, unknown>();
   const positionals: string[] = [];
+  // Positionals beyond those the spec names are refused ("--seeds A B" must not crawl A alone).
+  const declared = (spec.positionals ?? "").split(/\s+/).filter((p) => p !== "");
+  const variadic = declared.some((p) => p.includes("…") || p.includes("..."));
+  let lastFlag: { name: string; opt: OptionSpec } | undefined;
+  const positional = (arg: string) => {
+    if (!variadic && positionals.length >= declared.length) {
+      const list = lastFlag?.opt.type === "string[]"
+        ? `; --${lastFlag.name} takes one value per flag: --${lastFlag.name} A --${lastFlag.name} B, or A,B`
+        : "";
+      const takes = declared.length ? `takes ${declared.join(" ")}` : "takes no arguments";
+      throw new UserError(`${spec.name}: unexpected argument "${arg}" (it ${takes}${list})`);
+    }
+    positionals.push(arg);
+  };
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--") {
-      positionals.push(...args.slice(i + 1));
+      args.slice(i + 1).forEach(positional);
       break;
     }
     if (!arg.startsWith("-") || arg === "-") {
-      positionals.push(arg);
+      positional(arg);
       continue;
     }
     let name: string;
@@ -145,6 +159,7 @@ export async function parseCommand<S extends OptionsSpec>(
       if (raw === undefined) throw new UserError(`--${name}: expected a value`);
     }
     const value = _fromFlag(`--${name}`, opt, raw);
+    lastFlag = { name, opt };
     if (opt.type === "string[]") {
       const prev = (flagValues.get(key) as string[] | undefined) ?? [];
       flagValues.set(key, [...prev, ...(value as string[])]);
@@ -258,14 +273,18 @@ export function checkValue(opt: OptionSpec, value: unknown): string | undefined 
 /** The `--help` text of a command. */
 export function helpText(spec: CommandSpec): string {
   const lines = [`deno task ${spec.name} — ${spec.summary}`, ""];
-  const sub = spec.subcommands ? " [SUBCOMMAND]" : "";
+  // a list given with positionals names their values (bench's suites), not subcommands
+  const values = spec.subcommands && spec.positionals
+    ? spec.positionals.replace(/[[\]…]|\.\.\./g, "")
+    : "";
+  const sub = spec.subcommands && !values ? " [SUBCOMMAND]" : "";
   lines.push(
     `usage: deno task ${spec.name}${sub} [OPTIONS]${
       spec.positionals ? " " + spec.positionals : ""
     }`,
   );
   if (spec.subcommands) {
-    lines.push("", "subcommands:");
+    lines.push("", values ? `${values}:` : "subcommands:");
     for (const [name, summary] of Object.entries(spec.subcommands)) {
       lines.push(`  ${name.padEnd(20)} ${summary}`);
     }

@@ -5,6 +5,7 @@ import { UserError } from "../io/errors.ts";
 const spec = {
   name: "demo",
   summary: "test command",
+  positionals: "INPUT",
   options: {
     max_pages: { type: "integer", default: 10, min: 1, description: "pages" },
     ratio: { type: "number", default: 0.5, min: 0, max: 1, description: "a ratio" },
@@ -90,6 +91,30 @@ Deno.test("readConfigFile() reports invalid YAML and a non-mapping top level in 
     await errorOf(readConfigFile("/nonexistent.yaml", spec.options)),
     /no such config file/,
   );
+});
+
+Deno.test("parseCommand() refuses arguments beyond the positionals the spec names", async () => {
+  assert.equal(
+    await errorOf(parseCommand(spec, ["a.jsonl", "--hosts", "a.kr", "b.kr"])),
+    'demo: unexpected argument "b.kr" (it takes INPUT; --hosts takes one value per flag: ' +
+      "--hosts A --hosts B, or A,B)",
+  );
+  const none = { ...spec, positionals: undefined };
+  assert.equal(
+    await errorOf(parseCommand(none, ["x"])),
+    'demo: unexpected argument "x" (it takes no arguments)',
+  );
+  const many = { ...spec, positionals: "FILE…" };
+  assert.deepEqual((await parseCommand(many, ["a", "b", "--", "c"])).positionals, ["a", "b", "c"]);
+});
+
+Deno.test("helpText() names subcommands, or the values of a positional list, as they exist", () => {
+  const subs = { ...spec, positionals: undefined, subcommands: { run: "runs" } };
+  assert.match(helpText(subs), /^usage: deno task demo \[SUBCOMMAND\] \[OPTIONS\]$/m);
+  assert.match(helpText(subs), /^subcommands:\n  run /m);
+  const suites = { ...spec, positionals: "[SUITE…]", subcommands: { io: "reader speed" } };
+  assert.match(helpText(suites), /^usage: deno task demo \[OPTIONS\] \[SUITE…\]$/m);
+  assert.match(helpText(suites), /^SUITE:\n  io /m);
 });
 
 Deno.test("parseCommand() refuses unknown and mistyped flags", async () => {

@@ -2,16 +2,23 @@
  * Main text from an HTML page: parse with linkedom, take the links (before anything is removed,
  * so navigation still feeds the frontier), drop boilerplate by tag and role (nav, header, footer,
  * aside, forms, scripts, …), prefer `<article>`/`<main>` when present, prune link-dense blocks
- * (menus, tag clouds, "related posts") and runs of very short lines (text density), then render
- * the rest with {@linkcode blockText}. Also reports the title, the Hangul share, meta-robots
+ * (menus, tag clouds, "related posts"), generated-documentation navigation (DocBook, Sphinx,
+ * Javadoc bars and breadcrumbs) and runs of very short lines (text density), then render the rest
+ * with {@linkcode blockText}, one line per block, the title kept once. Also reports the title, the Hangul share, meta-robots
  * directives and whether the page is access-restricted or holds a blocked keyword.
  *
  * @module
  */
 
 import { DOMParser } from "linkedom";
-import { blockText, type TextNodeLike } from "../data/html_text.ts";
+import {
+  blockText,
+  dropGeneratedNavigation,
+  dropRepeatedTitle,
+  type TextNodeLike,
+} from "../data/html_text.ts";
 import { normalizeUrl } from "./url.ts";
+import { hangulRatio } from "../data/hangul.ts";
 
 /** Markers of pages a reader cannot see without an account: login walls, private posts,
  * paywalls (Korean blog and café platforms use these phrasings). */
@@ -43,7 +50,7 @@ export interface ExtractOptions {
 export interface Extracted {
   title: string;
   text: string;
-  /** Hangul characters over all letters of `text` (0 when it has none). */
+  /** Hangul share of `text`, as the filter's rule measures it (`lib/data/hangul.ts`). */
   hangulRatio: number;
   /** Normalised outgoing links (rel=nofollow and meta nofollow respected). */
   links: string[];
@@ -81,16 +88,7 @@ const BOILERPLATE = [
 
 const PRUNABLE = "div,section,ul,ol,dl,table,tbody,tr,td,li,p,span";
 
-/** Hangul syllables, jamo and compatibility jamo. */
-const HANGUL = /[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f]/gu;
-const LETTER = /\p{L}/gu;
-
-/** Share of Hangul among the letters of `text`. */
-export function hangulRatio(text: string): number {
-  const letters = text.match(LETTER)?.length ?? 0;
-  if (letters === 0) return 0;
-  return (text.match(HANGUL)?.length ?? 0) / letters;
-}
+export { hangulRatio } from "../data/hangul.ts";
 
 // deno-lint-ignore no-explicit-any
 type El = any;
@@ -161,6 +159,7 @@ export function extractPage(html: string, url: string, options: ExtractOptions =
   const hasPassword = doc.querySelector("input[type=password]") !== null;
 
   for (const el of [...doc.querySelectorAll(BOILERPLATE)]) el.remove();
+  dropGeneratedNavigation(doc);
   // header/footer of the page (not those inside an article, which hold its title and byline)
   for (const el of [...doc.querySelectorAll("header,footer")]) {
     if (!el.closest("article,main,[role=main]")) el.remove();
@@ -187,7 +186,7 @@ export function extractPage(html: string, url: string, options: ExtractOptions =
     if (linked / total >= maxDensity) el.remove();
   }
 
-  const text = _dropShortRuns(blockText(root as TextNodeLike));
+  const text = dropRepeatedTitle(_dropShortRuns(blockText(root as TextNodeLike)), title);
   const result: Extracted = { title, text, hangulRatio: hangulRatio(text), links, noindex };
 
   const haystack = `${title}\n${text}`;

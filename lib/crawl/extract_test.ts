@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { extractPage, hangulRatio } from "./extract.ts";
+import { hangulRatio as filterHangulRatio } from "../filter/rules.ts";
 
 const BLOG = `<!DOCTYPE html><html><head><title> 여행 일기 </title></head><body>
 <header><h1>내 블로그</h1><a href="/login">로그인</a></header>
@@ -27,7 +28,7 @@ Deno.test("extractPage() keeps the post and drops navigation, link lists and sho
   assert.ok(page.links.includes("https://blog.example/p/9"), "links are taken before pruning");
   assert.ok(!page.links.some((l) => l.includes("other.example")), "rel=nofollow followed");
   assert.equal(page.skip, undefined);
-  assert.ok(page.hangulRatio > 0.99);
+  assert.ok(page.hangulRatio > 0.9);
 });
 
 Deno.test("extractPage() honours <base href> and meta robots", () => {
@@ -62,8 +63,12 @@ Deno.test("extractPage() flags login walls, private posts and blocked keywords",
   assert.equal(extractPage(long, "http://h/").skip, undefined);
 });
 
-Deno.test("hangulRatio() counts Hangul among letters only", () => {
-  assert.equal(hangulRatio("한글 ABC 123 !!"), 2 / 5);
-  assert.equal(hangulRatio("1234"), 0);
-  assert.equal(hangulRatio("ㄱㄴ 가"), 1);
+Deno.test("extractPage().hangulRatio is the filter rule's Hangul share of the text", () => {
+  assert.equal(hangulRatio, filterHangulRatio);
+  const page = extractPage(
+    "<html><body><p>한글 ABC 123 !! 문장입니다.</p></body></html>",
+    "http://example.com/",
+  );
+  assert.equal(page.hangulRatio, filterHangulRatio(page.text));
+  assert.equal(page.hangulRatio, 7 / 16);
 });

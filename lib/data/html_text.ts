@@ -1,6 +1,9 @@
 /**
- * Plain text from a DOM subtree: block elements (paragraphs, headings, list items, table rows,
- * `<br>`) become line breaks, runs of whitespace inside a line collapse, scripts and styles drop.
+ * Plain text from a DOM subtree, one line per block: each paragraph, heading, list item, table
+ * cell (and `<br>`) becomes a line, with all whitespace inside it — the source's own line breaks
+ * included, so a hard-wrapped paragraph stays one line — collapsed to single spaces; `<pre>` keeps
+ * its lines verbatim; scripts and styles drop. {@linkcode dropGeneratedNavigation} removes the
+ * navigation that documentation generators put around a page.
  *
  * @module
  */
@@ -50,26 +53,105 @@ export interface TextNodeLike {
   childNodes: ArrayLike<TextNodeLike>;
 }
 
-/** Returns the text of `root` with one line per block element. */
+/** Returns the text of `root` with one line per block element (see the module doc). */
 export function blockText(root: TextNodeLike): string {
-  const parts: string[] = [];
-  const walk = (node: TextNodeLike) => {
+  const lines: string[] = [];
+  let cur = "";
+  const flush = () => {
+    const t = cur.replace(/[\s\u00a0]+/g, " ").trim();
+    if (t !== "") lines.push(t);
+    cur = "";
+  };
+  const walk = (node: TextNodeLike, pre: boolean) => {
     if (node.nodeType === 3) {
-      parts.push(node.textContent ?? "");
+      cur += node.textContent ?? "";
       return;
     }
     if (node.nodeType !== 1 && node.nodeType !== 9 && node.nodeType !== 11) return;
     const name = node.nodeName.toUpperCase();
     if (SKIP.has(name)) return;
+    if (name === "PRE" && !pre) {
+      flush();
+      walkChildren(node, true);
+      // verbatim: the lines as written, only blank lines at either end and trailing spaces trimmed
+      const text = cur.replace(/^\s*\n|\s+$/g, "");
+      cur = "";
+      for (const l of text.split("\n")) lines.push(l.replace(/\s+$/, ""));
+      return;
+    }
+    if (pre) {
+      if (name === "BR") cur += "\n";
+      walkChildren(node, true);
+      return;
+    }
     const block = BLOCK.has(name);
-    if (block) parts.push("\n");
-    for (let i = 0; i < node.childNodes.length; i++) walk(node.childNodes[i]);
-    if (block) parts.push("\n");
+    if (block) flush();
+    walkChildren(node, false);
+    if (block) flush();
   };
-  walk(root);
-  return parts.join("")
-    .split("\n")
-    .map((line) => line.replace(/[\s\u00a0]+/g, " ").trim())
-    .filter((line) => line !== "")
-    .join("\n");
+  const walkChildren = (node: TextNodeLike, pre: boolean) => {
+    for (let i = 0; i < node.childNodes.length; i++) walk(node.childNodes[i], pre);
+  };
+  walk(root, false);
+  flush();
+  return lines.join("\n");
+}
+
+/**
+ * Selectors of the navigation that documentation generators wrap around each page: DocBook's
+ * header and footer tables (`navheader`, `navfooter`), Sphinx's relation bars, sidebars,
+ * breadcrumbs, footer buttons and heading permalinks (¶), Javadoc's top, sub and bottom bars, MkDocs/Doxygen breadcrumbs
+ * and any table summarised as navigation.
+ */
+export const GENERATED_NAVIGATION = [
+  ".navheader",
+  ".navfooter",
+  "table[summary*=navigation i]",
+  "div.related",
+  ".sphinxsidebar",
+  ".rst-footer-buttons",
+  "a.headerlink",
+  "[aria-label*=breadcrumb i]",
+  ".breadcrumb",
+  ".breadcrumbs",
+  ".wy-breadcrumbs",
+  ".topNav",
+  ".subNav",
+  ".bottomNav",
+  ".top-nav",
+  ".sub-nav",
+  ".bottom-nav",
+  "#nav-path",
+  ".navpath",
+].join(",");
+
+/** The minimal element shape {@linkcode dropGeneratedNavigation} needs (linkedom's fits). */
+export interface QueryableLike {
+  querySelectorAll(selector: string): ArrayLike<{ remove(): void }>;
+}
+
+/**
+ * Removes generated-documentation navigation ({@linkcode GENERATED_NAVIGATION}) from `root`;
+ * returns how many elements went.
+ */
+export function dropGeneratedNavigation(root: QueryableLike): number {
+  const found = Array.from(root.querySelectorAll(GENERATED_NAVIGATION));
+  for (const el of found) el.remove();
+  return found.length;
+}
+
+/**
+ * Drops every line after the first that repeats `title` (generators print the page title in the
+ * header bar, the heading and the footer).
+ */
+export function dropRepeatedTitle(text: string, title: string): string {
+  const t = title.replace(/\s+/g, " ").trim();
+  if (t === "") return text;
+  let seen = false;
+  return text.split("\n").filter((l) => {
+    if (l !== t) return true;
+    if (seen) return false;
+    seen = true;
+    return true;
+  }).join("\n");
 }

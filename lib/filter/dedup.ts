@@ -82,6 +82,7 @@ interface _Index {
 
 /** Stage 1 of dedup for one shard: writes its content hashes and band keys as sorted runs. */
 export class DedupSigner {
+  #ids = "";
   readonly dir: string;
   readonly shard: number;
   readonly options: DedupOptions;
@@ -154,6 +155,8 @@ export class DedupSigner {
   /** Adds the next document of the shard (its position is the order of calls). */
   async add(doc: Doc): Promise<void> {
     const seq = this.count++;
+    this.#ids += JSON.stringify(doc.id) + "\n";
+    if (this.#ids.length >= 1 << 20) await this.#flushIds();
     if (this.#exact) {
       const [h1, h2] = contentHash(doc.text);
       await this.#exact.add(h1, h2, this.shard, seq);
@@ -189,9 +192,16 @@ export class DedupSigner {
     }
   }
 
+  /** Appends the buffered ids to `ids.jsonl` (one JSON string per document, in order). */
+  async #flushIds(): Promise<void> {
+    await Deno.writeTextFile(`${this.dir}/ids.jsonl`, this.#ids, { append: true });
+    this.#ids = "";
+  }
+
   /** Writes the remaining runs and `index.json` (the shard's completion record). */
   async close(): Promise<void> {
     await this.#flushBatch();
+    await this.#flushIds();
     await this.#sigFile?.close(this.count);
     this.#batcher?.close();
     const index: _Index = {
@@ -221,6 +231,7 @@ export class DedupSigner {
 export async function clusterRuns(
   shardDirs: string[],
   verifyThreshold?: number,
+  targets?: Int32Array[],
 ): Promise<Uint8Array[]> {
   const indexes: _Index[] = [];
   for (const dir of shardDirs) {
@@ -248,13 +259,20 @@ export async function clusterRuns(
   for (const idx of indexes) offsets.push(offsets[offsets.length - 1] + idx.count);
   const total = offsets[offsets.length - 1];
   const decision = new Uint8Array(total);
+  // the kept document each removed one duplicates (global index; -1 while kept)
+  const target = new Int32Array(total).fill(-1);
   const runs = (pick: (i: _Index) => string[]) =>
     indexes.flatMap((idx, s) => pick(idx).map((f) => `${shardDirs[s]}/${f}`));
   if (first.exact) {
     let lastHi = -1;
     let lastLo = -1;
+    let first = -1;
     await mergeRuns(runs((i) => i.exact_runs), (hi, lo, shard, seq) => {
-      if (hi === lastHi && lo === lastLo) decision[offsets[shard] + seq] = EXACT_DUPLICATE;
+      const doc = offsets[shard] + seq;
+      if (hi === lastHi && lo === lastLo) {
+        decision[doc] = EXACT_DUPLICATE;
+        target[doc] = first;
+      } else first = doc;
       lastHi = hi;
       lastLo = lo;
     });
@@ -294,10 +312,41 @@ export async function clusterRuns(
       for (const r of readers) r.close();
     }
     for (let d = 0; d < total; d++) {
-      if (decision[d] === KEEP && uf.find(d) !== d) decision[d] = NEAR_DUPLICATE;
+      if (decision[d] === KEEP && uf.find(d) !== d) {
+        decision[d] = NEAR_DUPLICATE;
+        target[d] = uf.find(d);
+      } else if (decision[d] === EXACT_DUPLICATE) target[d] = uf.find(target[d]);
     }
   }
+  targets?.push(...indexes.map((_, s) => target.slice(offsets[s], offsets[s + 1])));
   return indexes.map((_, s) => decision.slice(offsets[s], offsets[s + 1]));
+}
+
+/**
+ * The ids of the documents that removed ones duplicate: `targets` as {@linkcode clusterRuns}
+ * fills it (global indexes over the shards in order), read from each shard's `ids.jsonl`.
+ */
+export async function duplicateIds(
+  shardDirs: string[],
+  targets: Int32Array[],
+): Promise<Map<number, string>> {
+  const wanted = new Set<number>();
+  for (const t of targets) for (const g of t) if (g >= 0) wanted.add(g);
+  const out = new Map<number, string>();
+  let base = 0;
+  for (const dir of shardDirs) {
+    const idx = JSON.parse(await Deno.readTextFile(`${dir}/index.json`)) as _Index;
+    let need = false;
+    for (const g of wanted) if (g >= base && g < base + idx.count) need = true;
+    if (need) {
+      const lines = (await Deno.readTextFile(`${dir}/ids.jsonl`)).split("\n");
+      for (const g of wanted) {
+        if (g >= base && g < base + idx.count) out.set(g, JSON.parse(lines[g - base]));
+      }
+    }
+    base += idx.count;
+  }
+  return out;
 }
 
 /** Union-find over 0…n−1 with path halving; the root of a set is its smallest member. */
@@ -364,9 +413,12 @@ export class DedupStep implements PipelineStep {
       file.close();
     }
     await signer.close();
-    const [decisions] = await clusterRuns([`${dir}/sig`]);
+    const targets: Int32Array[] = [];
+    const [decisions] = await clusterRuns([`${dir}/sig`], undefined, targets);
+    const ids = await duplicateIds([`${dir}/sig`], targets);
     let seq = 0;
     for await (const doc of readDocs(spool)) {
+      const t = targets[0][seq];
       const d = decisions[seq++];
       if (d === KEEP) {
         this.stats.docs_out++;
@@ -375,7 +427,7 @@ export class DedupStep implements PipelineStep {
       } else {
         const reason = DEDUP_REASONS[d];
         this.stats.removed[reason] = (this.stats.removed[reason] ?? 0) + 1;
-        await ctx.onRemoved?.(doc, this.name, reason);
+        await ctx.onRemoved?.(doc, this.name, reason, { duplicate_of: ids.get(t)! });
       }
     }
     await Deno.remove(dir, { recursive: true });

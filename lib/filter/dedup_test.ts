@@ -4,6 +4,7 @@ import {
   type DedupOptions,
   DedupSigner,
   DedupStep,
+  duplicateIds,
   EXACT_DUPLICATE,
   KEEP,
   NEAR_DUPLICATE,
@@ -36,11 +37,23 @@ async function decide(docs: Doc[], shards: number, options = CPU, runRecords?: n
     await signer.close();
     dirs.push(`${dir}/s${s}`);
   }
-  const perShard = await clusterRuns(dirs);
+  const targets: Int32Array[] = [];
+  const perShard = await clusterRuns(dirs, undefined, targets);
+  const ids = await duplicateIds(dirs, targets);
   await Deno.remove(dir, { recursive: true });
-  // back to input order
-  return docs.map((_, i) => perShard[i % shards][Math.floor(i / shards)]);
+  // back to input order; each removed document names the one it duplicates, which is kept
+  const decisions = docs.map((_, i) => perShard[i % shards][Math.floor(i / shards)]);
+  const duplicateOf = docs.map((_, i) => ids.get(targets[i % shards][Math.floor(i / shards)]));
+  const byId = new Map(docs.map((d, i) => [d.id, i]));
+  decisions.forEach((d, i) => {
+    assert.equal(duplicateOf[i] === undefined, d === KEEP, `doc ${docs[i].id}`);
+    if (d !== KEEP) assert.equal(decisions[byId.get(duplicateOf[i]!)!], KEEP);
+  });
+  lastDuplicateOf = duplicateOf;
+  return decisions;
 }
+
+let lastDuplicateOf: (string | undefined)[] = [];
 
 Deno.test("clusterRuns() removes exact copies and near duplicates, keeping the first", async () => {
   const a =
@@ -59,6 +72,7 @@ Deno.test("clusterRuns() removes exact copies and near duplicates, keeping the f
     { id: "4", text: "", meta: {} },
   ];
   assert.deepEqual(await decide(docs, 1), [KEEP, KEEP, EXACT_DUPLICATE, NEAR_DUPLICATE, KEEP]);
+  assert.deepEqual(lastDuplicateOf, [undefined, undefined, "0", "0", undefined]);
 });
 
 Deno.test("clusterRuns() decides the same with 3 shards and tiny spilled runs as with one", async () => {
@@ -155,14 +169,14 @@ Deno.test("DedupStep runs alone and reports removed documents with their reason"
         rank: 0,
         worldSize: 1,
         workDir,
-        onRemoved: (doc, s, r) => {
-          removed.push(`${doc.id}:${s}:${r}`);
+        onRemoved: (doc, s, r, detail) => {
+          removed.push(`${doc.id}:${s}:${r}:${detail?.duplicate_of}`);
         },
       },
     )
   ) kept.push(d.id);
   assert.deepEqual(kept, ["a", "c"]);
-  assert.deepEqual(removed, ["b:minhash_dedup:exact_duplicate"]);
+  assert.deepEqual(removed, ["b:minhash_dedup:exact_duplicate:a"]);
   assert.equal(step.stats.removed.exact_duplicate, 1);
   await Deno.remove(workDir, { recursive: true });
 });

@@ -1,13 +1,16 @@
 /**
  * PII scrubbing in the manner of Kanana (Kakao 2025): e-mail addresses, Korean phone numbers
  * (mobile, landline with area codes, representative 15xx/16xx/18xx numbers, +82 forms), resident
- * registration numbers (주민등록번호, date- and checksum-validated), card numbers (Luhn-validated,
+ * registration numbers (주민등록번호: a real birth date and gender digit; no checksum, since numbers
+ * issued from October 2020 on have none), card numbers (Luhn-validated,
  * known issuer prefixes), account-like numbers in context (계좌, 입금, 은행, account … within a
  * few words before) and IPv4/IPv6 addresses are replaced by typed placeholders such as `[EMAIL]`.
  *
  * Detectors are written to pass near-misses that look alike: dates, prices, version numbers
- * (`버전 7.3.4.2` is not an IP), ISBNs (they fail the card prefix and the RRN date check), times.
- * `pii_eval.ts` measures precision and recall on a generated set.
+ * (`버전 7.3.4.2` is not an IP), section numbers (`1.2.2.1. 개요` is not one either), US ZIP+4
+ * codes (`02139-4307` is no Seoul number), ISBNs (they fail the card prefix and the RRN date check:
+ * 978/979 make month 8x/9x), times. `pii_eval.ts` measures precision and recall on a generated set
+ * and on the hand-labelled lines of `testdata/pii_labelled.jsonl`.
  *
  * @module
  */
@@ -55,16 +58,38 @@ const _PRODUCT_BEFORE =
   /(?:^|[^A-Za-z])(?!(?:IP|IPv4|Server|Host|Address|Gateway|DNS|Proxy|Router|Client)\s)[A-Z][A-Za-z]*[a-z][A-Za-z]*\s+$/;
 // RFC 2606 / 6761 reserved example domains are never anyone's address.
 const _EXAMPLE_DOMAIN = /@(?:[^@\s]*\.)?example(?:\.(?:com|org|net))?$/i;
-const _VERSION_AFTER = /^\s*(?:버전|version|판)/i;
+// a version word after, or a pre-release or build suffix ("7.4.1.2-beta", "1.2.3.4+git")
+const _VERSION_AFTER = /^(?:\s*(?:버전|version|판)|-[A-Za-z]|\+[0-9A-Za-z])/i;
+// Words that make a dotted quad a section number ("절 3.1.4.2", "section 1.2.2.1") …
+const _SECTION_BEFORE = /(?:section|sect\.|chapter|§|절|장|항|조|단원|목차)\s*$/i;
+// … and words that keep it an address even where it looks like one ("서버 주소는 10.0.0.1.").
+const _NETWORK_BEFORE =
+  /(?:\b(?:IP|IPv4|server|host|address|gateway|DNS|proxy|router|client)\b|서버|주소|게이트웨이|호스트|접속)[^\n]*$/i;
+/** A line's leading markup before a heading number: spaces, bullets, `#`, an opening bracket. */
+const _LINE_LEAD = /^[\s#*•·\-–([]*$/;
 const _VERSION_CONTEXT = /(?:버전|릴리스|(?:^|[^A-Za-z])(?:version|ver\.?|release|v))\s*$/i;
 
-/** Resident registration number check: YYMMDD-GNNNNNN with a valid date, gender digit, checksum. */
-export function isValidRrn(digits: string): boolean {
+/**
+ * Resident registration number check: YYMMDD-GNNNNNN where G is 1–4 (citizens born in the 1900s:
+ * 1/2, 2000s: 3/4) or 5–8 (foreign residents, the same centuries) and YYMMDD is a real date of
+ * that century, not in the future. The last digit is not checked: numbers issued before October
+ * 2020 end in a check digit, those issued since end in random digits.
+ */
+export function isValidRrn(digits: string, now = new Date()): boolean {
   const d = digits.replace(/[- ]/g, "");
   if (!/^\d{13}$/.test(d)) return false;
-  const mm = Number(d.slice(2, 4));
-  const dd = Number(d.slice(4, 6));
-  if (mm < 1 || mm > 12 || dd < 1 || dd > 31) return false;
+  const g = Number(d[6]);
+  if (g < 1 || g > 8) return false;
+  const year = (g % 4 === 1 || g % 4 === 2 ? 1900 : 2000) + Number(d.slice(0, 2));
+  const mm = Number(d.slice(2, 4)), dd = Number(d.slice(4, 6));
+  if (mm < 1 || mm > 12 || dd < 1) return false;
+  const birth = new Date(Date.UTC(year, mm - 1, dd));
+  return birth.getUTCDate() === dd && birth.getTime() <= now.getTime();
+}
+
+/** The check digit of a pre-October-2020 RRN: true when `digits`' last digit matches it. */
+export function rrnCheckDigitOk(digits: string): boolean {
+  const d = digits.replace(/[- ]/g, "");
   const weights = [2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5];
   let sum = 0;
   for (let i = 0; i < 12; i++) sum += Number(d[i]) * weights[i];
@@ -139,7 +164,8 @@ export function findPii(text: string, types: readonly PiiType[] = ALL_PII_TYPES)
   add(_EMAIL, "email", (m) => !_EXAMPLE_DOMAIN.test(m));
   add(_RRN, "rrn", (m, s) => digitBounded(m, s) && isValidRrn(m));
   add(_CARD, "card", (m, s) => digitBounded(m, s) && isCardNumber(m));
-  add(_PHONE, "phone", (m, s) => digitBounded(m, s));
+  // a US ZIP+4 code (5-4 digits) is no Korean number, whose area code never takes 5 digits
+  add(_PHONE, "phone", (m, s) => digitBounded(m, s) && !/^\d{5}-\d{4}$/.test(m));
   add(_ACCOUNT, "account", (m, s) => {
     if (!digitBounded(m, s)) return false;
     const digits = m.replace(/-/g, "").length;
@@ -152,7 +178,8 @@ export function findPii(text: string, types: readonly PiiType[] = ALL_PII_TYPES)
     if (!_bounded(text, s, s + m.length)) return false;
     if (_VERSION_CONTEXT.test(text.slice(Math.max(0, s - 12), s))) return false;
     if (_PRODUCT_BEFORE.test(text.slice(Math.max(0, s - 24), s))) return false;
-    return !_VERSION_AFTER.test(text.slice(s + m.length, s + m.length + 12));
+    if (_VERSION_AFTER.test(text.slice(s + m.length, s + m.length + 12))) return false;
+    return !_isSectionNumber(text, s, s + m.length, m);
   });
   add(_IPV6, "ip", (m, s) => {
     const e = s + m.length;
@@ -221,6 +248,23 @@ export class PiiScrub extends BaseTransform {
     }
     return text === doc.text ? doc : { ...doc, text };
   }
+}
+
+/**
+ * Whether the dotted quad `m` at `[start, end)` numbers a section rather than naming a host: next
+ * to a section word ("절 3.1.4.2", "3.4.1.2절"); or, with no network word earlier on its line, ending in a period ("1.2.2.1. 개요",
+ * a table of contents "1.2.2.1. 설치 1.2.2.2. 설정") or opening a line as a heading number with
+ * small parts ("1.2.3.4 개요").
+ */
+function _isSectionNumber(text: string, start: number, end: number, m: string): boolean {
+  const lineStart = text.lastIndexOf("\n", start - 1) + 1;
+  const before = text.slice(Math.max(lineStart, start - 24), start);
+  if (_SECTION_BEFORE.test(before)) return true;
+  if (_NETWORK_BEFORE.test(text.slice(Math.max(lineStart, start - 40), start))) return false;
+  const after = text.slice(end, end + 2);
+  if (/^\.(?:\s|$)/.test(after) || /^\s?[절장항조]/.test(after)) return true;
+  const small = m.split(".").every((p) => Number(p) <= 30);
+  return small && /^\s[^\d\s]/.test(after) && _LINE_LEAD.test(text.slice(lineStart, start));
 }
 
 /** No digit (nor a digit then `-` `.` `,`) directly before `start` or after `end`. */

@@ -1,13 +1,16 @@
 /**
  * A generated evaluation set for PII scrubbing: Korean sentences carrying one PII item of a known
  * type and span (positives), and sentences carrying near-misses that look alike — dates, prices,
- * version numbers, ISBNs, times, invalid checksums, same-shaped numbers without account context
- * (negatives). {@linkcode evaluatePii} reports precision and recall per type.
+ * version numbers, section numbers, US ZIP+4 codes, ISBNs, times, RRN-shaped numbers without a
+ * real birth date or gender digit, invalid card checksums, same-shaped numbers without account
+ * context (negatives); and {@linkcode readLabelledPii}, hand-labelled lines shaped like real pages
+ * (`testdata/pii_labelled.jsonl`). {@linkcode evaluatePii} reports precision and recall per type.
  *
  * @module
  */
 
 import { findPii, luhnValid, type PiiType } from "./pii.ts";
+import { UserError } from "../io/errors.ts";
 
 /** One example: text and the PII spans it really holds. */
 export interface PiiExample {
@@ -36,15 +39,25 @@ export function generatePiiSet(seed = 1, perType = 50): PiiExample[] {
   const digits = (n: number) => Array.from({ length: n }, () => int(0, 9)).join("");
   const pick = <T>(xs: T[]) => xs[int(0, xs.length - 1)];
   const pad = (n: number, w = 2) => String(n).padStart(w, "0");
-  const rrnDigits = (valid: boolean) => {
-    const base = pad(int(0, 99)) + pad(int(1, 12)) + pad(int(1, 28)) + String(int(1, 4)) +
-      digits(5);
+  // Numbers issued before October 2020 end in a check digit, later ones in a random digit.
+  const rrnDigits = () => {
+    const g = int(1, 8), yy = g % 4 === 1 || g % 4 === 2 ? int(30, 99) : int(0, 19);
+    const base = pad(yy) + pad(int(1, 12)) + pad(int(1, 28)) + String(g) + digits(5);
+    if (rnd() < 0.5) return base + digits(1);
     const w = [2, 3, 4, 5, 6, 7, 8, 9, 2, 3, 4, 5];
     let sum = 0;
     for (let i = 0; i < 12; i++) sum += Number(base[i]) * w[i];
-    const check = (11 - (sum % 11)) % 10;
-    return base + String(valid ? check : (check + int(1, 9)) % 10);
+    return base + String((11 - (sum % 11)) % 10);
   };
+  // The same shape without a real birth: month 13+, 30/31 February, gender digit 0 or 9, or a
+  // 2000s birth date still to come.
+  const badRrnDigits = () =>
+    pick([
+      () => pad(int(0, 99)) + pad(int(13, 99)) + pad(int(1, 28)) + String(int(1, 4)) + digits(6),
+      () => pad(int(1, 99)) + "02" + pad(int(30, 31)) + String(int(1, 2)) + digits(6),
+      () => pad(int(0, 99)) + pad(int(1, 12)) + pad(int(1, 28)) + pick(["0", "9"]) + digits(6),
+      () => pad(int(60, 99)) + pad(int(1, 12)) + pad(int(1, 28)) + pick(["3", "4"]) + digits(6),
+    ])();
   const cardDigits = (valid: boolean) => {
     const [prefix, len] = pick<[string, number]>([["4", 16], ["51", 16], ["55", 16], ["37", 15], [
       "35",
@@ -83,7 +96,7 @@ export function generatePiiSet(seed = 1, perType = 50): PiiExample[] {
         () => `1588-${digits(4)}`,
       ])(),
     rrn: () => {
-      const d = rrnDigits(true);
+      const d = rrnDigits();
       return rnd() < 0.8 ? `${d.slice(0, 6)}-${d.slice(6)}` : d;
     },
     card: () => {
@@ -132,6 +145,9 @@ export function generatePiiSet(seed = 1, perType = 50): PiiExample[] {
         () => `${int(1990, 2030)}.${pad(int(1, 12))}.${pad(int(1, 28))}`,
         () => `${int(1990, 2030)}${pad(int(1, 12))}${pad(int(1, 28))}`,
         () => `${int(1990, 2030)}년 ${int(1, 12)}월 ${int(1, 28)}일`,
+        () => `${int(1990, 2030)}. ${int(1, 12)}. ${int(1, 28)}.`,
+        () => `${int(1990, 2030)}.${pad(int(1, 12))}.${pad(int(1, 28))}. ${pad(int(0, 23))}:00`,
+        () => `${pad(int(1, 12))}/${pad(int(1, 28))}/${int(1990, 2030)}`,
       ])(),
     price: () =>
       pick([
@@ -144,15 +160,32 @@ export function generatePiiSet(seed = 1, perType = 50): PiiExample[] {
         () => `버전 ${int(1, 24)}.${int(0, 9)}.${int(0, 9)}.${int(0, 9)}`,
         () => `v${int(1, 9)}.${int(0, 20)}.${int(0, 30)}`,
         () => `LibreOffice ${int(5, 24)}.${int(0, 9)}.${int(0, 9)}.${int(1, 9)} 버전`,
+        () => `${int(1, 9)}.${int(0, 20)}.${int(0, 9)}.${int(0, 99)}-beta`,
+      ])(),
+    section_number: () =>
+      pick([
+        () => `\n${int(1, 9)}.${int(1, 9)}.${int(1, 9)}.${int(1, 9)}. 개요\n`,
+        () => `\n${int(1, 12)}.${int(1, 9)}.${int(1, 9)}.${int(1, 20)} 설치 방법\n`,
+        () => `${int(1, 9)}.${int(1, 9)}.${int(1, 9)}.1. 설정 ${int(1, 9)}.${int(1, 9)}.2.1. 실행`,
+        () => `절 ${int(1, 9)}.${int(1, 9)}.${int(1, 9)}.${int(1, 9)} 참조`,
+        () => `(section ${int(1, 9)}.${int(1, 9)}.${int(1, 9)}.${int(1, 9)})`,
+      ])(),
+    zip4: () =>
+      pick([
+        () => `Cambridge, MA 0${digits(4)}-${digits(4)}`,
+        () => `ZIP ${digits(5)}-${digits(4)}`,
+        () => `${pick(["CA", "NY", "NJ", "CT"])} 0${digits(4)}-${digits(4)} USA`,
       ])(),
     isbn: () =>
       pick([
         () => `ISBN 978-89-${digits(4)}-${digits(3)}-${int(0, 9)}`,
         () => `ISBN ${pick(["978", "979"])}${digits(10)}`,
+        () => `ISBN ${pick(["978", "979"])}-0-${digits(3)}-${digits(5)}-${int(0, 9)}`,
+        () => `ISBN 89-${digits(4)}-${digits(3)}-${int(0, 9)}`,
       ])(),
     time: () => `${pad(int(0, 23))}:${pad(int(0, 59))}:${pad(int(0, 59))}`,
     bad_rrn: () => {
-      const d = rrnDigits(false);
+      const d = badRrnDigits();
       return `${d.slice(0, 6)}-${d.slice(6)}`;
     },
     bad_card: () => group(cardDigits(false), [4, 4, 4, 4], "-"),
@@ -176,6 +209,37 @@ export function generatePiiSet(seed = 1, perType = 50): PiiExample[] {
       out.push({ text: pre + gen() + post, spans: [], nearMiss: kind });
     }
   }
+  return out;
+}
+
+/** The hand-labelled lines shipped with the filter stage. */
+export const LABELLED_PII_PATH = new URL("./testdata/pii_labelled.jsonl", import.meta.url).pathname;
+
+/**
+ * Reads hand-labelled lines: one `{"text": …, "pii": [[type, value], …]}` object per line, each
+ * value found in the text in order (after the previous one). Lines without PII are negatives.
+ */
+export async function readLabelledPii(path = LABELLED_PII_PATH): Promise<PiiExample[]> {
+  const out: PiiExample[] = [];
+  const lines = (await Deno.readTextFile(path)).split("\n");
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    const where = `${path}:${i + 1}`;
+    let rec: { text: string; pii: [PiiType, string][] };
+    try {
+      rec = JSON.parse(line);
+    } catch {
+      throw new UserError(`${where}: not JSON`);
+    }
+    let from = 0;
+    const spans = rec.pii.map(([type, value]) => {
+      const start = rec.text.indexOf(value, from);
+      if (start < 0) throw new UserError(`${where}: "${value}" is not in the text`);
+      from = start + value.length;
+      return { start, end: from, type };
+    });
+    out.push({ text: rec.text, spans, nearMiss: spans.length ? undefined : `line_${i + 1}` });
+  });
   return out;
 }
 

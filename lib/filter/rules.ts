@@ -24,6 +24,7 @@
 
 import type { Doc } from "../io/jsonl.ts";
 import { BaseFilter, BaseTransform, type FilterVerdict } from "../pipeline/step.ts";
+import { hangulRatio } from "../data/hangul.ts";
 
 /** Thresholds of {@linkcode Rules}. */
 export interface RuleOptions {
@@ -49,25 +50,7 @@ export const RULE_DEFAULTS: RuleOptions = {
   max_char_10gram_repetition: 0.5,
 };
 
-/** True for a Hangul code point (syllable or jamo of any block). */
-export function isHangul(cp: number): boolean {
-  return (cp >= 0xac00 && cp <= 0xd7a3) || (cp >= 0x1100 && cp <= 0x11ff) ||
-    (cp >= 0x3130 && cp <= 0x318f) || (cp >= 0xa960 && cp <= 0xa97f) ||
-    (cp >= 0xd7b0 && cp <= 0xd7ff);
-}
-
-/** Hangul characters over all non-whitespace characters (0 for a text without any). */
-export function hangulRatio(text: string): number {
-  let hangul = 0;
-  let total = 0;
-  for (const ch of text) {
-    const cp = ch.codePointAt(0)!;
-    if (cp === 32 || cp === 10 || cp === 9 || cp === 13 || cp === 0x3000) continue;
-    total++;
-    if (isHangul(cp)) hangul++;
-  }
-  return total === 0 ? 0 : hangul / total;
-}
+export { hangulRatio, isHangul } from "../data/hangul.ts";
 
 /** Whitespace-separated words. */
 export function words(text: string): string[] {
@@ -250,19 +233,35 @@ export class Rules extends BaseFilter {
     this.options = { ...RULE_DEFAULTS, ...options };
   }
 
+  /** Keeps `doc`, or drops it naming the first failed rule with its value and threshold. */
   filter(doc: Doc): FilterVerdict {
     const o = this.options;
+    const fail = (reason: string, value: number, threshold: number): FilterVerdict => [
+      false,
+      reason,
+      { value: Number(value.toFixed(4)), threshold },
+    ];
     const ws = words(doc.text);
-    if (ws.length < o.min_words) return [false, "too_few_words"];
-    if (ws.length > o.max_words) return [false, "too_many_words"];
+    if (ws.length < o.min_words) return fail("too_few_words", ws.length, o.min_words);
+    if (ws.length > o.max_words) return fail("too_many_words", ws.length, o.max_words);
     const mean = meanWordLength(ws);
-    if (mean < o.min_mean_word_length) return [false, "mean_word_length_low"];
-    if (mean > o.max_mean_word_length) return [false, "mean_word_length_high"];
-    if (hangulRatio(doc.text) < o.min_hangul_ratio) return [false, "hangul_ratio"];
-    if (topNgramShare(ws, 5) > o.max_top_5gram_share) return [false, "top_5gram_share"];
-    if (wordRepetition(ws, 10) > o.max_word_10gram_repetition) return [false, "word_repetition"];
-    if (charRepetition(doc.text, 10) > o.max_char_10gram_repetition) {
-      return [false, "char_repetition"];
+    if (mean < o.min_mean_word_length) {
+      return fail("mean_word_length_low", mean, o.min_mean_word_length);
+    }
+    if (mean > o.max_mean_word_length) {
+      return fail("mean_word_length_high", mean, o.max_mean_word_length);
+    }
+    const hangul = hangulRatio(doc.text);
+    if (hangul < o.min_hangul_ratio) return fail("hangul_ratio", hangul, o.min_hangul_ratio);
+    const top = topNgramShare(ws, 5);
+    if (top > o.max_top_5gram_share) return fail("top_5gram_share", top, o.max_top_5gram_share);
+    const wr = wordRepetition(ws, 10);
+    if (wr > o.max_word_10gram_repetition) {
+      return fail("word_repetition", wr, o.max_word_10gram_repetition);
+    }
+    const cr = charRepetition(doc.text, 10);
+    if (cr > o.max_char_10gram_repetition) {
+      return fail("char_repetition", cr, o.max_char_10gram_repetition);
     }
     return true;
   }
@@ -299,11 +298,27 @@ export function endsSentence(
 export interface LinePunctuationOptions {
   punctuation: string[];
   korean_endings: string[];
+  /** A line of at most this many words that ends no sentence is a heading, label or table cell. */
+  short_line_words: number;
+  /** What becomes of those lines: "drop" (the paper's rule applied to every line) or "keep". */
+  short_lines: "drop" | "keep";
 }
 
+/** Defaults of {@linkcode LinePunctuation}: the paper drops every unpunctuated line. */
+export const LINE_PUNCTUATION_DEFAULTS: LinePunctuationOptions = {
+  punctuation: TERMINAL_PUNCTUATION,
+  korean_endings: KOREAN_ENDINGS,
+  short_line_words: 3,
+  short_lines: "drop",
+};
+
 /**
- * The line filter: lines that do not end a sentence are removed from the document; a document
- * left without lines is dropped ("empty"). Counts removed lines in `counters.lines_removed`.
+ * The line filter. It judges sentences: a line of more than `short_line_words` words that does
+ * not end a sentence is removed (`counters.sentences_unended`). Shorter lines without an ending
+ * — headings, list labels, table cells, one per line since text lines are the page's blocks —
+ * are not sentences; `short_lines` says whether they go (`counters.short_lines_removed`) or stay
+ * (`counters.short_lines_kept`). `counters.lines_removed` is the sum removed. A document left
+ * without lines is dropped ("empty").
  */
 export class LinePunctuation extends BaseTransform {
   readonly name = "line_punctuation";
@@ -311,20 +326,24 @@ export class LinePunctuation extends BaseTransform {
 
   constructor(options: Partial<LinePunctuationOptions> = {}) {
     super();
-    this.options = {
-      punctuation: TERMINAL_PUNCTUATION,
-      korean_endings: KOREAN_ENDINGS,
-      ...options,
-    };
+    this.options = { ...LINE_PUNCTUATION_DEFAULTS, ...options };
   }
 
   transform(doc: Doc): Doc {
-    const lines = doc.text.split("\n");
-    const kept = lines.filter((l) =>
-      l.trim() !== "" && endsSentence(l, this.options.punctuation, this.options.korean_endings)
-    );
-    const dropped = lines.filter((l) => l.trim() !== "").length - kept.length;
-    this.stats.counters.lines_removed = (this.stats.counters.lines_removed ?? 0) + dropped;
+    const o = this.options, c = this.stats.counters;
+    const bump = (k: string) => (c[k] = (c[k] ?? 0) + 1);
+    const kept = doc.text.split("\n").filter((l) => {
+      if (l.trim() === "") return false;
+      if (endsSentence(l, o.punctuation, o.korean_endings)) return true;
+      const short = l.trim().split(/\s+/).length <= o.short_line_words;
+      if (short && o.short_lines === "keep") {
+        bump("short_lines_kept");
+        return true;
+      }
+      bump(short ? "short_lines_removed" : "sentences_unended");
+      bump("lines_removed");
+      return false;
+    });
     return { ...doc, text: kept.join("\n") };
   }
 }

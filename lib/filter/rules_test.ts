@@ -64,21 +64,30 @@ Deno.test("ngramKeys() rolls to the same keys as hashing each window afresh", ()
 
 Deno.test("Rules keeps Korean prose and names the failed rule otherwise", () => {
   const r = new Rules();
+  const why = (text: string) => {
+    const v = r.filter(doc(text));
+    return v === true ? v : v.slice(0, 2);
+  };
   assert.equal(r.filter(doc(PROSE)), true);
-  assert.deepEqual(r.filter(doc("짧은 문장입니다.")), [false, "too_few_words"]);
+  // the measured value and the threshold travel with the reason
+  assert.deepEqual(r.filter(doc("짧은 문장입니다.")), [
+    false,
+    "too_few_words",
+    { value: 2, threshold: 10 },
+  ]);
   assert.deepEqual(
-    r.filter(doc("This is an English sentence that has more than ten words in it.")),
+    why("This is an English sentence that has more than ten words in it."),
     [false, "hangul_ratio"],
   );
-  assert.deepEqual(r.filter(doc("가 나 다 라 마 바 사 아 자 차 카")), [
+  assert.deepEqual(why("가 나 다 라 마 바 사 아 자 차 카"), [
     false,
     "mean_word_length_low",
   ]);
-  assert.deepEqual(r.filter(doc("가나다라마바사아자차카타파하가나다라 ".repeat(12))), [
+  assert.deepEqual(why("가나다라마바사아자차카타파하가나다라 ".repeat(12)), [
     false,
     "mean_word_length_high",
   ]);
-  assert.deepEqual(r.filter(doc("지금 바로 클릭 하세요 여기서 ".repeat(10))), [
+  assert.deepEqual(why("지금 바로 클릭 하세요 여기서 ".repeat(10)), [
     false,
     "top_5gram_share",
   ]);
@@ -118,6 +127,7 @@ Deno.test("LinePunctuation removes unfinished lines and counts them", async () =
   const d = doc("도구 메뉴\n이 기능은 문서를 저장합니다.\n참고\n설정을 바꿀 수 있어요");
   assert.equal(step.transform(d).text, "이 기능은 문서를 저장합니다.\n설정을 바꿀 수 있어요");
   assert.equal(step.stats.counters.lines_removed, 2);
+  assert.equal(step.stats.counters.short_lines_removed, 2);
   const out: Doc[] = [];
   const gen = async function* () {
     yield doc("제목만 있음 없는");
@@ -125,4 +135,22 @@ Deno.test("LinePunctuation removes unfinished lines and counts them", async () =
   for await (const x of step.run(gen(), { rank: 0, worldSize: 1 })) out.push(x);
   assert.equal(out.length, 0);
   assert.equal(step.stats.removed.empty, 1);
+});
+
+Deno.test("LinePunctuation judges sentences; headings, labels and cells follow short_lines", () => {
+  const text = "3.2 설치 방법\n이 명령은 서버를 시작하고 설정 파일을\n서버를 시작합니다.\n예";
+  const drop = new LinePunctuation();
+  assert.equal(drop.transform(doc(text)).text, "서버를 시작합니다.");
+  assert.deepEqual(drop.stats.counters, {
+    short_lines_removed: 2,
+    sentences_unended: 1,
+    lines_removed: 3,
+  });
+  const keep = new LinePunctuation({ short_lines: "keep" });
+  assert.equal(keep.transform(doc(text)).text, "3.2 설치 방법\n서버를 시작합니다.\n예");
+  assert.deepEqual(keep.stats.counters, {
+    short_lines_kept: 2,
+    sentences_unended: 1,
+    lines_removed: 1,
+  });
 });

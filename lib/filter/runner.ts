@@ -26,6 +26,7 @@ import {
   emptyStats,
   mergeStats,
   type PipelineStep,
+  type RemovalDetail,
   type StepStats,
 } from "../pipeline/step.ts";
 import {
@@ -34,6 +35,7 @@ import {
   type DedupOptions,
   DedupSigner,
   DedupStep,
+  duplicateIds,
   EXACT_DUPLICATE,
   KEEP,
 } from "./dedup.ts";
@@ -218,7 +220,7 @@ export class FilterRunner {
       )
       : undefined;
     if (signer) this.#log(`shard ${index}/${count}: MinHash signatures on ${signer.backend}`);
-    const onRemoved = async (doc: Doc, step: string, reason: string) => {
+    const onRemoved = async (doc: Doc, step: string, reason: string, detail?: RemovalDetail) => {
       let w = removed.get(step);
       if (!w) {
         await Deno.mkdir(`${out}/removed/${step}`, { recursive: true });
@@ -226,7 +228,7 @@ export class FilterRunner {
         removed.set(step, w);
         openWriters.push(w);
       }
-      await w.write({ ...doc, meta: { ...doc.meta, removed: { step, reason } } });
+      await w.write({ ...doc, meta: { ...doc.meta, removed: { step, reason, ...detail } } });
     };
     const { files, take, ownsBadLines } = rankInput(
       await listDocFiles(this.options.input),
@@ -324,7 +326,9 @@ export class FilterRunner {
           markers.reduce((a, m) => a + m.staged, 0)
         } documents of ${count} shards`,
       );
-      const decisions = await clusterRuns(sigDirs);
+      const targets: Int32Array[] = [];
+      const decisions = await clusterRuns(sigDirs, undefined, targets);
+      const ids = await duplicateIds(sigDirs, targets);
       for (let i = 0; i < count; i++) {
         const done = `${this.out}/work/done/merge-${String(i).padStart(5, "0")}.json`;
         if (await _exists(done)) {
@@ -332,7 +336,13 @@ export class FilterRunner {
           for (const [n, st] of Object.entries(prev)) mergeStats(dedupStats.get(n)!, st);
           continue;
         }
-        const shardStats = await this.#finishShard(i, decisions[i], built.dedupNames);
+        const duplicateOf = (seq: number) => ids.get(targets[i][seq])!;
+        const shardStats = await this.#finishShard(
+          i,
+          decisions[i],
+          built.dedupNames,
+          duplicateOf,
+        );
         await writeJsonAtomic(done, Object.fromEntries(shardStats));
         for (const [n, st] of shardStats) mergeStats(dedupStats.get(n)!, st);
       }
@@ -346,6 +356,7 @@ export class FilterRunner {
     i: number,
     decision: Uint8Array,
     names: string[],
+    duplicateOf: (seq: number) => string,
   ): Promise<Map<string, StepStats>> {
     const part = _part(i);
     const kept = await JsonlWriter.open(`${this.out}/kept/${part}.jsonl.gz`);
@@ -381,10 +392,12 @@ export class FilterRunner {
             w = await JsonlWriter.open(`${this.out}/removed/${removedBy}/${part}.jsonl.gz`);
             writers.set(removedBy, w);
           }
-          await w.write({
-            ...doc,
-            meta: { ...doc.meta, removed: { step: removedBy, reason: DEDUP_REASONS[d] } },
-          });
+          const removed = {
+            step: removedBy,
+            reason: DEDUP_REASONS[d],
+            duplicate_of: duplicateOf(seq - 1),
+          };
+          await w.write({ ...doc, meta: { ...doc.meta, removed } });
         }
       }
       if (seq !== decision.length) {

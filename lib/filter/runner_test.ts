@@ -65,12 +65,18 @@ Deno.test("FilterRunner.runAll() writes kept, removed with reasons, rejects and 
   assert.ok(kept.find((d) => d.id === "10")!.text.includes("[EMAIL]"));
   assert.equal(kept.find((d) => d.id === "12")!.text, PROSE[3]); // the menu line was cut
   const dup = await texts(`${dir}/out/removed/exact_dedup/part-00001.jsonl.gz`);
-  assert.deepEqual(dup.map((d) => [d.id, (d.meta.removed as { reason: string }).reason]), [[
+  // a removed document says what it failed by how much, or which document it duplicates
+  assert.deepEqual(dup.map((d) => [d.id, d.meta.removed]), [[
     "11",
-    "exact_duplicate",
+    { step: "exact_dedup", reason: "exact_duplicate", duplicate_of: "0" },
   ]]);
   const rules = await texts(`${dir}/out/removed/rules/part-00000.jsonl.gz`);
-  assert.deepEqual(rules.map((d) => d.meta.removed), [{ step: "rules", reason: "too_few_words" }]);
+  assert.deepEqual(rules.map((d) => d.meta.removed), [{
+    step: "rules",
+    reason: "too_few_words",
+    value: 4,
+    threshold: 5,
+  }]);
   const rejects = [];
   for await (const r of readJsonl(`${dir}/out/rejects/part-00002.jsonl`)) rejects.push(r.value);
   assert.deepEqual(rejects.map((r) => `${(r.file as string).split("/").pop()}:${r.line}`), [

@@ -16,7 +16,9 @@ import { Normalize } from "./normalize.ts";
 import { ALL_PII_TYPES, PiiScrub, type PiiType } from "./pii.ts";
 import {
   KOREAN_ENDINGS,
+  LINE_PUNCTUATION_DEFAULTS,
   LinePunctuation,
+  type LinePunctuationOptions,
   RULE_DEFAULTS,
   type RuleOptions,
   Rules,
@@ -105,8 +107,20 @@ export function registerFilterSteps(): void {
         default: KOREAN_ENDINGS,
         description: "final syllables accepted without punctuation",
       },
+      short_line_words: {
+        type: "integer",
+        min: 0,
+        default: LINE_PUNCTUATION_DEFAULTS.short_line_words,
+        description: "a line of at most this many words ending no sentence is a heading/label/cell",
+      },
+      short_lines: {
+        type: "string",
+        choices: ["drop", "keep"],
+        default: LINE_PUNCTUATION_DEFAULTS.short_lines,
+        description: "headings, list labels and table cells without an ending: drop or keep",
+      },
     },
-    create: (p) => new LinePunctuation(p as { punctuation: string[]; korean_endings: string[] }),
+    create: (p) => new LinePunctuation(p as unknown as LinePunctuationOptions),
   });
   registerStep("rules", {
     summary: "Thunder-LLM document rules (words, word length, Hangul share, n-gram repetition)",

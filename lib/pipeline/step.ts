@@ -29,8 +29,16 @@ export interface StepContext {
   /** This shard's index (0-based) and the number of shards. */
   rank: number;
   worldSize: number;
-  /** Receives every removed document with the step's name and the reason. */
-  onRemoved?: (doc: Doc, step: string, reason: string) => void | Promise<void>;
+  /**
+   * Receives every removed document with the step's name, the reason and what was measured (the
+   * value against its threshold, or the id of the document it duplicates).
+   */
+  onRemoved?: (
+    doc: Doc,
+    step: string,
+    reason: string,
+    detail?: RemovalDetail,
+  ) => void | Promise<void>;
   /** Folder for a step's own files (models, sorted runs…), private to this shard. */
   workDir?: string;
 }
@@ -44,8 +52,11 @@ export interface PipelineStep {
   run(docs: AsyncIterable<Doc>, ctx: StepContext): AsyncIterable<Doc>;
 }
 
-/** A filter's verdict: keep, or drop with a reason. */
-export type FilterVerdict = true | [false, string];
+/** What a removal measured: `{ value, threshold }` for a rule, `{ duplicate_of }` for dedup. */
+export type RemovalDetail = Record<string, string | number>;
+
+/** A filter's verdict: keep, or drop with a reason (and what was measured). */
+export type FilterVerdict = true | [false, string] | [false, string, RemovalDetail];
 
 /** Fresh, zeroed stats. */
 export function emptyStats(): StepStats {
@@ -96,7 +107,7 @@ export abstract class BaseFilter implements PipelineStep {
       } else {
         const reason = verdict[1];
         this.stats.removed[reason] = (this.stats.removed[reason] ?? 0) + 1;
-        await ctx.onRemoved?.(doc, this.name, reason);
+        await ctx.onRemoved?.(doc, this.name, reason, verdict[2]);
       }
     }
   }

@@ -13,7 +13,7 @@ import { UserError } from "../io/errors.ts";
 import { type Doc, JsonlWriter, listDocFiles, readDocsFrom, readLines } from "../io/jsonl.ts";
 import { writeJsonAtomic } from "../io/atomic.ts";
 import { buildStep } from "../pipeline/registry.ts";
-import { chainSteps, type PipelineStep } from "../pipeline/step.ts";
+import { chainSteps, type PipelineStep, type RemovalDetail } from "../pipeline/step.ts";
 import { trainNgram } from "./ngram/train.ts";
 import { writeArpa } from "./ngram/arpa.ts";
 import { KENLM_FALLBACK } from "./ngram/estimate.ts";
@@ -23,10 +23,10 @@ import {
   type Example,
   type FastTextArgs,
   readLabelledFile,
-  saveFastText,
   testFastText,
   trainFastTextParallel,
 } from "./classifier/fasttext.ts";
+import { saveFastText } from "./classifier/fasttext_bin.ts";
 import { readVec } from "./classifier/vec.ts";
 import {
   heuristicAnnotator,
@@ -109,15 +109,7 @@ export async function trainLmCommand(args: string[]): Promise<Record<string, unk
   const tokenizer: LineTokenizer = o.tokenizer
     ? await hfTokenizer(o.tokenizer)
     : whitespaceTokenizer;
-  let prune: number[] | undefined;
-  if (o.prune.trim() !== "") {
-    prune = o.prune.trim().split(/[\s,]+/).map(Number);
-    if (prune.some((x) => !Number.isInteger(x) || x < 0) || prune.length > o.order) {
-      throw new UserError(
-        `--prune: expected up to ${o.order} non-negative integers, got "${o.prune}"`,
-      );
-    }
-  }
+  const prune = parsePrune(o.prune, o.order);
   const held: string[] = [];
   const progress = new Progress({ label: "train-lm", unit: "docs", mode: progressMode(quiet) });
   async function* lines(): AsyncGenerator<string> {
@@ -255,8 +247,11 @@ export async function scoreCommand(args: string[]): Promise<Record<string, unkno
     const ctx = {
       rank: 0,
       worldSize: 1,
-      onRemoved: async (doc: Doc, step: string, reason: string) => {
-        await removed?.write({ ...doc, meta: { ...doc.meta, removed_by: step, reason } });
+      onRemoved: async (doc: Doc, step: string, reason: string, detail?: RemovalDetail) => {
+        await removed?.write({
+          ...doc,
+          meta: { ...doc.meta, removed_by: step, reason, ...detail },
+        });
       },
     };
     for await (const d of chainSteps(steps, src, ctx)) await out.write(d);
@@ -474,6 +469,26 @@ export const TRAIN_CLASSIFIER_SPEC = {
     },
   },
 } as const satisfies CommandSpec;
+
+/**
+ * `--prune` as lmplz reads it: count thresholds per order from unigrams up, non-decreasing, the
+ * last one applying to every remaining order ("0 1" for a 5-gram is "0 1 1 1 1"); undefined when
+ * empty (no pruning).
+ */
+export function parsePrune(text: string, order: number): number[] | undefined {
+  if (text.trim() === "") return undefined;
+  const given = text.trim().split(/[\s,]+/).map(Number);
+  const bad = (why: string): never => {
+    throw new UserError(`--prune "${text}": ${why}`);
+  };
+  if (given.some((x) => !Number.isInteger(x) || x < 0)) bad("expected non-negative integers");
+  if (given.length > order) bad(`${given.length} thresholds for a ${order}-gram model`);
+  if (given[0] !== 0) bad("unigrams are never pruned, so the first threshold must be 0 (as lmplz)");
+  if (given.some((x, i) => i > 0 && x < given[i - 1])) {
+    bad("thresholds must not decrease with the order (as lmplz requires)");
+  }
+  return Array.from({ length: order }, (_, i) => given[Math.min(i, given.length - 1)]);
+}
 
 /** Trains and saves the classifier; returns its figures. */
 export async function trainClassifierCommand(

@@ -1,12 +1,13 @@
 import { assert, assertEquals, assertRejects } from "./_assert.ts";
 import {
   annotateCommand,
+  parsePrune,
   scoreCommand,
   trainClassifierCommand,
   trainLmCommand,
 } from "./commands.ts";
 import { readArpa } from "./ngram/arpa.ts";
-import { loadFastText } from "./classifier/fasttext.ts";
+import { loadFastText } from "./classifier/fasttext_bin.ts";
 import { buildStep } from "../pipeline/registry.ts";
 import { type Doc, readDocs, writeDocs } from "../io/jsonl.ts";
 import { UserError } from "../io/errors.ts";
@@ -32,6 +33,26 @@ function corpus(n: number, seed = 3, fluent = true): Doc[] {
     meta: {},
   }));
 }
+
+Deno.test("parsePrune() extends the last threshold to the remaining orders, as lmplz", () => {
+  assertEquals(parsePrune("0 1", 5), [0, 1, 1, 1, 1]);
+  assertEquals(parsePrune("0,0,2", 3), [0, 0, 2]);
+  assertEquals(parsePrune(" ", 3), undefined);
+  for (
+    const [text, why] of [["0 2 1", "must not decrease"], ["1", "first threshold must be 0"], [
+      "0 0 0 1",
+      "4 thresholds for a 3-gram",
+    ], ["0 x", "non-negative integers"]]
+  ) {
+    let err: unknown;
+    try {
+      parsePrune(text, 3);
+    } catch (e) {
+      err = e;
+    }
+    assert(err instanceof UserError && err.message.includes(why), `${text}: ${err}`);
+  }
+});
 
 Deno.test("trainLmCommand() and scoreCommand() train, bucket and filter documents", async () => {
   const dir = await Deno.makeTempDir();

@@ -24,7 +24,7 @@ import type { DemoStage } from "../demo/stage.ts";
 import { trainNgram } from "./ngram/train.ts";
 import { writeArpa } from "./ngram/arpa.ts";
 import { bucketCutoffs, scoreDocument } from "./ngram/perplexity.ts";
-import { saveFastText } from "./classifier/fasttext.ts";
+import { saveFastText } from "./classifier/fasttext_bin.ts";
 import { heuristicAnnotator, trainEduClassifier } from "./classifier/edu.ts";
 import { EduQualityFilter, PerplexityFilter } from "./steps.ts";
 import { chainSteps } from "../pipeline/step.ts";

@@ -31,7 +31,8 @@ import {
   scoreDocument,
 } from "./ngram/perplexity.ts";
 import { hfTokenizer, type LineTokenizer, whitespaceTokenizer } from "./ngram/vocab.ts";
-import { type FastText, loadFastText } from "./classifier/fasttext.ts";
+import type { FastText } from "./classifier/fasttext.ts";
+import { loadFastText } from "./classifier/fasttext_bin.ts";
 import { eduProbability } from "./classifier/edu.ts";
 
 /** Options of {@linkcode PerplexityFilter}. */
@@ -78,7 +79,11 @@ export class PerplexityFilter extends BaseFilter {
       c[`bucket_${b}`] = (c[`bucket_${b}`] ?? 0) + 1;
     }
     if (this.options.mode === "threshold") {
-      return value <= this.options.maxScore ? true : [false, "perplexity_above_threshold"];
+      return value <= this.options.maxScore ? true : [
+        false,
+        "perplexity_above_threshold",
+        { value: Number(value.toFixed(4)), threshold: this.options.maxScore },
+      ];
     }
     const b = doc.meta.ppl_bucket as PerplexityBucket;
     return this.options.keep.includes(b) ? true : [false, `perplexity_${b}`];
@@ -101,7 +106,10 @@ export class EduQualityFilter extends BaseFilter {
   filter(doc: Doc): FilterVerdict {
     const p = eduProbability(this.model, doc.text);
     doc.meta.edu_prob = Number(p.toFixed(4));
-    return p >= this.threshold ? true : [false, "edu_prob_below_threshold"];
+    return p >= this.threshold ? true : [false, "edu_prob_below_threshold", {
+      value: doc.meta.edu_prob as number,
+      threshold: this.threshold,
+    }];
   }
 }
 

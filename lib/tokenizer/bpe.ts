@@ -9,6 +9,7 @@
  */
 
 import { UserError } from "../io/errors.ts";
+import { vocabWithAdded } from "./added_tokens.ts";
 import {
   BYTE_TO_CHAR,
   fromByteLevel,
@@ -28,7 +29,7 @@ const PAIR = 262144; // ids must stay below this: pair key = left * PAIR + right
 
 /** A byte-level BPE model plus Llama 3's pre-tokenization. */
 export class ByteLevelBpe {
-  /** Token string → id, for the model's vocabulary (added tokens excluded). */
+  /** Token string → id, for the model's vocabulary (as `model.vocab` has it). */
   readonly vocab: Map<string, number>;
   /** Id → token string, added tokens included. */
   readonly tokens: string[] = [];
@@ -216,11 +217,14 @@ export class ByteLevelBpe {
     return out;
   }
 
-  /** The tokenizer.json object, with this model's vocabulary and merges. */
+  /**
+   * The tokenizer.json object, with this model's vocabulary and merges; the added tokens are
+   * written into `model.vocab` at their ids too, so that every reader numbers them alike (see
+   * `added_tokens.ts`).
+   */
   toJson(): Record<string, unknown> {
     const model = this.#json.model as Record<string, unknown>;
-    const vocab: Record<string, number> = {};
-    for (const [t, id] of [...this.vocab].sort((a, b) => a[1] - b[1])) vocab[t] = id;
+    const vocab = vocabWithAdded(this.vocab, this.added);
     return {
       ...this.#json,
       model: { ...model, vocab, merges: this.merges.map(([l, r]) => `${l} ${r}`) },

@@ -144,6 +144,12 @@ export async function buildTokenizer(o: BuildOptions): Promise<BuildResult> {
   lap("branching_entropy");
   const counts = new Map<string, number>();
   for (const text of ko.train) countKoreanPreTokens(counts, text, be);
+  if (counts.size === 0) {
+    throw new UserError(
+      `${o.korean.join(", ")}: ${ko.train.length} training documents but no Hangul in them; ` +
+        `a Korean vocabulary needs Korean text (check --korean)`,
+    );
+  }
   o.log(`${counts.size} distinct Korean pre-tokens (branching entropy over ${o.unit})`);
   lap("pre_tokens");
   const unigram = trainUnigram(counts, {
@@ -275,9 +281,10 @@ export async function reportTexts(
 export function compareRows(
   tokenizers: [string, ByteLevelBpe][],
   texts: { ko: string[]; en: string[] },
+  koLabel = "Korean held-out",
 ): ReportRow[] {
   const rows: ReportRow[] = [];
-  for (const [set, lines] of [["Korean held-out", texts.ko], ["English", texts.en]] as const) {
+  for (const [set, lines] of [[koLabel, texts.ko], ["English", texts.en]] as const) {
     if (!lines.length) continue;
     for (const [name, tok] of tokenizers) {
       rows.push(row(name, set, measure((s) => tok.encode(s).length, lines)));

@@ -3,6 +3,7 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import { writeDocs } from "../io/jsonl.ts";
 import { UserError } from "../io/errors.ts";
 import { ByteLevelBpe } from "./bpe.ts";
+import { idAgreementProblems } from "./added_tokens.ts";
 import { type BuildOptions, buildTokenizer } from "./build.ts";
 import { isHeldOut, readSplit } from "./corpus.ts";
 import { SPACE_MARK } from "./pretokens.ts";
@@ -44,9 +45,10 @@ Deno.test("buildTokenizer() writes a merged tokenizer, a Unigram vocabulary and 
   const dir = await corpusDir();
   const r = await buildTokenizer(options(dir));
   const out = `${dir}/out`;
-  const merged = ByteLevelBpe.fromJson(
-    JSON.parse(await Deno.readTextFile(`${out}/tokenizer.json`)),
-  );
+  const mergedJson = JSON.parse(await Deno.readTextFile(`${out}/tokenizer.json`));
+  const merged = ByteLevelBpe.fromJson(mergedJson);
+  // every reader (Rust tokenizers too) gives the special tokens their ids: see added_tokens.ts
+  assert.deepEqual(idAgreementProblems(mergedJson), []);
   assert.equal(merged.size, r.vocabSize);
   assert.ok(r.vocabSize > 128256 && r.vocabSize <= 128256 + 500);
   const ko = r.rows.filter((x) => x.set === "Korean held-out");
@@ -76,6 +78,7 @@ Deno.test("buildTokenizer() writes a merged tokenizer, a Unigram vocabulary and 
   const vocab = (await Deno.readTextFile(`${out}/unigram.vocab`)).trimEnd().split("\n");
   assert.equal(vocab[0], "<unk>\t0");
   const json = JSON.parse(await Deno.readTextFile(`${out}/unigram.tokenizer.json`));
+  assert.deepEqual(idAgreementProblems(json), []);
   assert.equal(json.model.vocab.length, vocab.length);
   const model = new UnigramModel(
     json.model.vocab.map(([piece, score]: [string, number], i: number) => ({
@@ -121,6 +124,17 @@ Deno.test("isHeldOut() holds out about 1 in N documents, the same ones every tim
   for (let i = 0; i < 10000; i++) if (isHeldOut(`doc-${i}`)) n++;
   assert.ok(n > 900 && n < 1100, String(n));
   assert.equal(isHeldOut("doc-17"), isHeldOut("doc-17"));
+});
+
+Deno.test("buildTokenizer() refuses Korean input without Hangul instead of adding 0 ids", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${dir}/ko.txt`, ENGLISH_LINES.join("\n") + "\n");
+  await assert.rejects(
+    () => buildTokenizer(options(dir, { korean: [`${dir}/ko.txt`] })),
+    (err: unknown) =>
+      err instanceof UserError && /ko\.txt: \d+ training documents but no Hangul/.test(err.message),
+  );
+  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("buildTokenizer() refuses a truncated base tokenizer.json in one line", async () => {

@@ -33,6 +33,7 @@ function strings(): string[] {
     ...ENGLISH_LINES,
     ...koreanCorpus(50, 5),
     "🇰🇷🙂 한국어와 English가 섞인 문장입니다.",
+    "<|begin_of_text|> 학교에서 공부합니다<|eot_id|><|reserved_special_token_3|>",
   ];
   for (let k = 0; k < 40; k++) {
     let s = "";

@@ -67,6 +67,7 @@ export interface SentencePieceModelFile {
 }
 
 const _SPACE = "\u2581";
+const _encoder = new TextEncoder();
 
 type _Kind = "int" | "bool" | "float" | "string" | "bytes";
 type _Table<T> = Record<number, [keyof T, _Kind]>;
@@ -268,8 +269,14 @@ export class SentencePieceProcessor {
     }
   }
 
-  /** The longest charsmap rule at `b[start]` (Darts commonPrefixSearch): [length, replacement]. */
-  #rule(b: Uint8Array, start: number): [number, string] {
+  #ruleOut = "";
+  #buf = new Uint8Array(1024); // UTF-8 of the text being normalised
+
+  /**
+   * The longest charsmap rule at `b[start]` (Darts commonPrefixSearch): its length in bytes (0:
+   * none); its replacement is left in `#ruleOut`.
+   */
+  #rule(b: Uint8Array, start: number): number {
     const trie = this.#charsTrie!;
     const offset = (unit: number) => (unit >>> 10) * (unit & 0x200 ? 256 : 1);
     let pos = offset(trie[0]), length = 0, value = 0;
@@ -280,13 +287,15 @@ export class SentencePieceProcessor {
       pos ^= offset(unit);
       if (unit & 0x100) (length = i + 1 - start), (value = trie[pos] & 0x7fffffff); // has leaf
     }
+    if (!length) return 0;
     let text = this.#ruleText.get(value);
-    if (length && text === undefined) {
+    if (text === undefined) {
       const end = this.#rules.indexOf(0, value);
       text = new TextDecoder().decode(this.#rules.subarray(value, end < 0 ? undefined : end));
       this.#ruleText.set(value, text);
     }
-    return [length, text ?? ""];
+    this.#ruleOut = text;
+    return length;
   }
 
   /**
@@ -306,17 +315,26 @@ export class SentencePieceProcessor {
       }
       return [...text];
     }
-    const b = new TextEncoder().encode(text), dec = new TextDecoder();
+    // `text` came from a JS string, so its UTF-8 is valid: a unit without a rule is the next
+    // 1 (BMP) or 2 (astral) UTF-16 code units of `text`, sliced rather than decoded
+    if (this.#buf.length < 3 * text.length) this.#buf = new Uint8Array(3 * text.length + 64);
+    const b = this.#buf.subarray(0, _encoder.encodeInto(text, this.#buf).written);
     const units: string[] = [];
-    for (let i = 0; i < b.length;) {
-      const user = this.#userDefined.reduce(
-        (best, u) => u.length > best && u.every((x, k) => b[i + k] === x) ? u.length : best,
-        0,
-      );
-      const [length, rule] = user ? [0, ""] : this.#rule(b, i);
+    const users = this.#userDefined;
+    for (let i = 0, j = 0; i < b.length;) {
+      let user = 0;
+      for (const u of users) {
+        if (u.length > user && u.every((x, k) => b[i + k] === x)) user = u.length;
+      }
+      const length = user ? 0 : this.#rule(b, i);
       const n = user || length || _utf8Len(b, i) || 1;
-      units.push(length ? rule : dec.decode(b.subarray(i, i + n)));
+      let chars = 0;
+      for (let k = i; k < i + n; k++) {
+        if ((b[k] & 0xc0) !== 0x80) chars += b[k] >= 0xf0 ? 2 : 1;
+      }
+      units.push(length ? this.#ruleOut : text.slice(j, j + chars));
       i += n;
+      j += chars;
     }
     return units;
   }
@@ -332,7 +350,13 @@ export class SentencePieceProcessor {
     const space = escape ? _SPACE : " ";
     let out = addDummyPrefix ? space : "", prevSpace = trim;
     for (; k < units.length; k++) {
-      const unit = prevSpace ? units[k].replace(/^ +/, "") : units[k];
+      let unit = units[k];
+      if (unit.length === 1 && unit !== " ") { // most units: one character, no space
+        out += unit;
+        prevSpace = false;
+        continue;
+      }
+      if (prevSpace) unit = unit.replace(/^ +/, "");
       if (unit) {
         out += escape ? unit.replaceAll(" ", _SPACE) : unit;
         prevSpace = trim && unit.endsWith(" ");
@@ -351,20 +375,31 @@ export class SentencePieceProcessor {
     const n = cps.length;
     const best = new Float32Array(n + 1);
     const backId = new Int32Array(n + 1), backStart = new Int32Array(n + 1).fill(-1);
-    const update = (end: number, score: number, id: number, start: number) => {
-      if (backStart[end] >= 0 && !(score > best[end])) return;
-      best[end] = score;
-      backId[end] = id;
-      backStart[end] = start;
-    };
+    const trie = this.#trie, scores = this.#scores;
     for (let i = 0; i < n; i++) {
       const base = best[i];
       let single = false;
-      this.#trie.matches(cps, i, n, (id, end) => {
-        update(end, this.#scores[id] + base, id, i);
-        if (end === i + 1) single = true;
-      });
-      if (!single) update(i + 1, Math.fround(this.#unkScore + base), this.model.unkId, i);
+      for (let node = 0, j = i; j < n; j++) {
+        node = trie.child(node, cps[j]);
+        if (node < 0) break;
+        const id = trie.valueAt(node);
+        if (id < 0) continue;
+        const score = scores[id] + base, end = j + 1;
+        if (backStart[end] < 0 || score > best[end]) {
+          best[end] = score;
+          backId[end] = id;
+          backStart[end] = i;
+        }
+        if (j === i) single = true;
+      }
+      if (!single) {
+        const score = Math.fround(this.#unkScore + base);
+        if (backStart[i + 1] < 0 || score > best[i + 1]) {
+          best[i + 1] = score;
+          backId[i + 1] = this.model.unkId;
+          backStart[i + 1] = i;
+        }
+      }
     }
     const ids: number[] = [], starts: number[] = [];
     for (let end = n; end > 0; end = backStart[end]) {
@@ -398,9 +433,21 @@ export class SentencePieceProcessor {
     return this.encode(text).map((p) => p.piece);
   }
 
-  /** The ids of `text` (`spm_encode --output_format=id`). */
+  /** The ids of `text` (`spm_encode --output_format=id`), as {@linkcode encode} without pieces. */
   encodeIds(text: string): number[] {
-    return this.encode(text).map((p) => p.id);
+    const cps = codePoints(this.normalize(text));
+    const { ids, starts } = this.#viterbi(cps);
+    const unk = this.model.unkId, out: number[] = [];
+    for (let k = 0; k < ids.length; k++) {
+      const id = ids[k];
+      if (id !== unk) out.push(id);
+      else if (this.file.trainer.byteFallback) {
+        const end = starts[k + 1] ?? cps.length;
+        const surface = String.fromCodePoint(...cps.slice(starts[k], end));
+        for (const b of new TextEncoder().encode(surface)) out.push(this.#byteIds[b]);
+      } else if (k === 0 || ids[k - 1] !== id) out.push(id);
+    }
+    return out;
   }
 
   /** Text of `ids` as `spm_decode --input_format=id` gives it. */

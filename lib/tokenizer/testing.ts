@@ -6,6 +6,8 @@
  */
 
 import { mulberry32 } from "../quality/classifier/prng.ts";
+import { ByteLevelBpe } from "./bpe.ts";
+import { addPieces } from "./merge.ts";
 
 /** Llama 3.1's tokenizer.json, from the repository root. */
 export const LLAMA_PATH = new URL(
@@ -76,3 +78,14 @@ export const ENGLISH_LINES = [
   "    indented\tline with tabs\r\nand CRLF",
   "URL: https://help.libreoffice.org/latest/en-US/text/scalc/main0000.html?DbPAR=CALC#bm_id",
 ];
+
+/** Llama 3.1 with Korean words of the test corpus merged in (new ids from 128256). */
+export function mergedLlama(): ByteLevelBpe {
+  const bpe = ByteLevelBpe.fromJson(JSON.parse(Deno.readTextFileSync(LLAMA_PATH)));
+  const counts = new Map<string, number>();
+  for (const l of koreanCorpus(500)) {
+    for (const w of l.split(" ")) counts.set(" " + w, (counts.get(" " + w) ?? 0) + 1);
+  }
+  addPieces(bpe, [...counts].map(([piece, c]) => ({ piece, score: Math.log(c) })), 120);
+  return bpe;
+}

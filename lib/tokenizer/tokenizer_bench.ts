@@ -5,6 +5,8 @@
  * - Jikji's Unigram trainer against Debian's `spm_train` at equal vocabulary size (8k) on the same
  *   Korean training text: training seconds, and tokens per character on held-out text
  *   (`spm_encode` for sentencepiece's model);
+ * - Jikji's sentencepiece processor against `spm_encode` encoding the training text with
+ *   spm_train's model, in MB/s;
  * - encode speed of the merged tokenizer with Jikji's encoder against `@huggingface/tokenizers`
  *   (transformers.js's tokenizer code) on the original Llama 3.1, and that library on the merged
  *   file, in MB/s of UTF-8 text (transformers.js itself needs `--allow-ffi`, which the bench does
@@ -25,6 +27,7 @@ import { BUILD_DEFAULTS, buildTokenizer, LLAMA31_TOKENIZER, readBase } from "./b
 import { isHeldOut } from "./corpus.ts";
 import { countPreTokens, spmValidPiece, spmWords } from "./pretokens.ts";
 import { trainUnigram } from "./unigram_trainer.ts";
+import { SentencePieceProcessor } from "./sentencepiece.ts";
 
 const encoder = new TextEncoder();
 
@@ -114,6 +117,34 @@ export const tokenizerBench: BenchSuite = {
         unit: "tokens/char",
         peer: "spm_train + spm_encode",
         peer_value: spmTokens / heldChars,
+      };
+      // Encoding with sentencepiece's own model: Jikji's processor (warm, same ids) against
+      // spm_encode (a process per run: start and model load included) on the training text.
+      const spm = SentencePieceProcessor.fromModel(
+        await Deno.readFile(`${work}/spm${vocab}.model`),
+        `spm${vocab}.model`,
+      );
+      const trainLines = trainText.split("\n").filter((l) => l.trim());
+      const trainBytes = encoder.encode(trainText).length;
+      const mb = (ms: number) => trainBytes / 1e6 / (ms / 1000);
+      const reps = ctx.quick ? 1 : 3;
+      const ours = await timeMedian(() => trainLines.forEach((l) => spm.encodeIds(l)), reps);
+      const theirs = await timeMedian(
+        () =>
+          run("spm_encode", [
+            `--model=${work}/spm${vocab}.model`,
+            "--output_format=id",
+            `${work}/ko_train.txt`,
+          ]),
+        reps,
+      );
+      yield {
+        name: `sentencepiece encode, ${vocab}-piece model (Jikji processor)`,
+        value: mb(ours),
+        unit: "MB/s",
+        peer: "spm_encode",
+        peer_value: mb(theirs),
+        note: `${(trainBytes / 1e6).toFixed(2)} MB; spm_encode timed as a process`,
       };
     } else {
       ctx.log("tokenizer: spm_train not installed (apt-get install sentencepiece): no peer");

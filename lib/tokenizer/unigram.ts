@@ -37,23 +37,66 @@ export function bytePiece(byte: number): string {
 
 /** A trie over code points: `node * 0x110000 + codePoint` → child node. */
 export class PieceTrie {
-  #next = new Map<number, number>();
+  // Edges (node, code point) → child in one open-addressing hash table of typed arrays: compact
+  // (12 bytes a slot) and free of the heap-number keys a Map of node * 0x110000 + cp would need.
+  #node = new Int32Array(1024).fill(-1);
+  #cp = new Int32Array(1024);
+  #child = new Int32Array(1024);
+  #edges = 0;
   #value: number[] = [-1];
+
+  #slot(node: number, cp: number): number {
+    const mask = this.#node.length - 1;
+    let h = (Math.imul(node, 0x9e3779b1) ^ Math.imul(cp, 0x85ebca6b)) & mask;
+    while (this.#node[h] !== -1 && (this.#node[h] !== node || this.#cp[h] !== cp)) {
+      h = (h + 1) & mask;
+    }
+    return h;
+  }
+
+  #grow(): void {
+    const [node, cp, child] = [this.#node, this.#cp, this.#child];
+    this.#node = new Int32Array(node.length * 2).fill(-1);
+    this.#cp = new Int32Array(node.length * 2);
+    this.#child = new Int32Array(node.length * 2);
+    for (let i = 0; i < node.length; i++) {
+      if (node[i] === -1) continue;
+      const h = this.#slot(node[i], cp[i]);
+      this.#node[h] = node[i];
+      this.#cp[h] = cp[i];
+      this.#child[h] = child[i];
+    }
+  }
 
   /** Adds `codePoints` ending in value `id` (≥ 0). */
   insert(codePoints: ArrayLike<number>, id: number): void {
     let node = 0;
     for (let i = 0; i < codePoints.length; i++) {
-      const key = node * 0x110000 + codePoints[i];
-      let child = this.#next.get(key);
-      if (child === undefined) {
+      let child = this.child(node, codePoints[i]);
+      if (child < 0) {
+        if (2 * (this.#edges + 1) > this.#node.length) this.#grow();
         child = this.#value.length;
         this.#value.push(-1);
-        this.#next.set(key, child);
+        const h = this.#slot(node, codePoints[i]);
+        this.#node[h] = node;
+        this.#cp[h] = codePoints[i];
+        this.#child[h] = child;
+        this.#edges++;
       }
       node = child;
     }
     this.#value[node] = id;
+  }
+
+  /** The child of `node` along code point `cp`, or -1. */
+  child(node: number, cp: number): number {
+    const h = this.#slot(node, cp);
+    return this.#node[h] === -1 ? -1 : this.#child[h];
+  }
+
+  /** The value at `node` (-1: no inserted sequence ends there). */
+  valueAt(node: number): number {
+    return this.#value[node];
   }
 
   /**
@@ -68,8 +111,8 @@ export class PieceTrie {
   ): void {
     let node = 0;
     for (let i = start; i < limit; i++) {
-      const child = this.#next.get(node * 0x110000 + cps[i]);
-      if (child === undefined) return;
+      const child = this.child(node, cps[i]);
+      if (child < 0) return;
       node = child;
       const id = this.#value[node];
       if (id >= 0) found(id, i + 1);

@@ -118,6 +118,8 @@ export function byteLevelTokenizerJson(merges: [string, string][] = []): Record<
     if (!(a in vocab) || !(b in vocab)) throw new Error(`merge ${a} ${b}: parts not in vocabulary`);
     if (!((a + b) in vocab)) vocab[a + b] = next++;
   }
+  // the specials are in model.vocab too, so that every reader gives them these ids
+  specials.forEach((s, i) => (vocab[s] = 256 + i));
   const added = specials.map((content, i) => ({
     id: 256 + i,
     content,

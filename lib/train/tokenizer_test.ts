@@ -6,6 +6,7 @@ import {
   loadTokenizer,
   tokenizerFromJson,
 } from "./tokenizer.ts";
+import { idAgreementProblems } from "../tokenizer/added_tokens.ts";
 
 Deno.test("tokenizerFromJson() encodes a byte-level tokenizer.json to UTF-8 bytes and back", () => {
   const t = tokenizerFromJson(byteLevelTokenizerJson());
@@ -22,7 +23,9 @@ Deno.test("tokenizerFromJson() encodes a byte-level tokenizer.json to UTF-8 byte
 Deno.test("learnByteMerges() merges frequent pairs and the tokenizer uses them", () => {
   const merges = learnByteMerges(["세계 세계 세계 hello hello"], 6);
   assert.ok(merges.length === 6);
-  const t = tokenizerFromJson(byteLevelTokenizerJson(merges));
+  const json = byteLevelTokenizerJson(merges);
+  assert.deepEqual(idAgreementProblems(json), []);
+  const t = tokenizerFromJson(json);
   assert.equal(t.vocabSize, 266);
   const ids = t.encode(" 세계");
   assert.ok(ids.length < 7, `merged: ${ids}`);

@@ -6,7 +6,9 @@
  * `epoch` times, with the learning rate decaying linearly to 0 over all tokens.
  *
  * Training files use fastText's format: labels are the tokens starting with `__label__`, the rest
- * of the line is the text; as in fastText each line ends in the word `</s>`.
+ * of the line is the text; as in fastText each line ends in the word `</s>`. Words are split on
+ * ASCII whitespace and hashed exactly as fastText 0.9 does, so that a model saved in fastText's
+ * `.bin` format (`fasttext_bin.ts`) predicts the same labels in `fasttext predict`.
  *
  * Shapes: V = words kept in the dictionary, B = hash buckets, D = `dim`, L = labels.
  * `input` is (V + B, D), `output` is (L, D), both row-major Float32.
@@ -15,14 +17,22 @@
  */
 
 import { UserError } from "../../io/errors.ts";
-import { writeFileAtomic } from "../../io/atomic.ts";
 import { mulberry32 } from "./prng.ts";
 import { averageRows, type SgdData, sgdRun, softmaxRows } from "./sgd.ts";
 import type { SgdJob } from "./sgd_worker.ts";
 
 /** The label prefix of fastText's format. */
 export const LABEL_PREFIX = "__label__";
-const EOS = "</s>";
+/** The word fastText appends to every line. */
+export const EOS = "</s>";
+
+/** Splits a line into tokens as fastText's `readWord` does: on ASCII whitespace and NUL. */
+export function splitWords(line: string): string[] {
+  return line.split(/[ \t\n\v\f\r\0]+/).filter((t) => t !== "");
+}
+
+/** The loss a model was trained with; it decides how scores become probabilities. */
+export type FastTextLoss = "softmax" | "ova" | "ns" | "hs";
 
 /** Training hyper-parameters (fastText's names; defaults are fastText's `supervised` ones). */
 export interface FastTextArgs {
@@ -64,7 +74,7 @@ export interface Example {
  * `__label__` token is refused (naming `where`) rather than guessed.
  */
 export function parseLabelledLine(line: string, where: string): Example | null {
-  const toks = line.split(/\s+/).filter((t) => t !== "");
+  const toks = splitWords(line);
   if (toks.length === 0) return null;
   const labels: string[] = [];
   const words: string[] = [];
@@ -103,18 +113,55 @@ export async function readLabelledFile(path: string): Promise<Example[]> {
 
 const _enc = new TextEncoder();
 
-/** FNV-1a (32-bit) of the UTF-8 bytes of `s`, as fastText hashes words and n-grams. */
+/**
+ * fastText's 32-bit FNV-1a of the UTF-8 bytes of `s`: as in its C++ (`h ^ uint32_t(int8_t(c))`),
+ * each byte is sign-extended before the xor, so bytes ≥ 0x80 (all of Hangul) hash differently
+ * from textbook FNV-1a.
+ */
 export function fnv1a(s: string): number {
   let h = 0x811c9dc5;
   const b = _enc.encode(s);
-  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ b[i], 0x01000193);
+  for (let i = 0; i < b.length; i++) h = Math.imul(h ^ ((b[i] << 24) >> 24), 0x01000193);
   return h >>> 0;
+}
+
+const _M64 = (1n << 64n) - 1n;
+
+/**
+ * Bucket of the word n-gram starting with `hashes[i]` and ending with `hashes[j]`, in fastText's
+ * arithmetic: the 32-bit word hashes are stored as int32 and widened (sign-extended) to uint64,
+ * then `h = h * 116049371 + hash` wraps at 64 bits and the bucket is `h % bucket`.
+ */
+function _wordNgramBuckets(hashes: number[], n: number, bucket: number, V: number, out: number[]) {
+  const B = BigInt(bucket);
+  for (let i = 0; i < hashes.length; i++) {
+    let h = BigInt(hashes[i] | 0) & _M64;
+    for (let j = i + 1; j < hashes.length && j < i + n; j++) {
+      h = (h * 116049371n + (BigInt(hashes[j] | 0) & _M64)) & _M64;
+      out.push(V + Number(h % B));
+    }
+  }
 }
 
 /** A prediction: labels with probabilities, best first. */
 export interface Prediction {
   label: string;
   prob: number;
+}
+
+/** What a model keeps beyond its matrices: counts and the fields of fastText's file header. */
+export interface FastTextMeta {
+  loss: FastTextLoss;
+  /** Occurrences of each word and label in the training data (hs builds its tree from these). */
+  wordCounts: number[];
+  labelCounts: number[];
+  /** Tokens in the training data. */
+  ntokens: number;
+  /** fastText's context window, negatives, learning-rate update rate and sampling threshold. */
+  ws: number;
+  neg: number;
+  lrUpdateRate: number;
+  t: number;
 }
 
 /** A trained (or loaded) classifier. */
@@ -124,8 +171,11 @@ export class FastText {
   readonly labels: string[];
   /** (V + B, D) */
   readonly input: Float32Array;
-  /** (L, D) */
+  /** (L, D); with the hs loss row k is the tree's inner node L + k (the last row is unused). */
   readonly output: Float32Array;
+  readonly meta: FastTextMeta;
+  /** hs only: per tree node [left, right] children (-1 at leaves); the root is the last node. */
+  readonly #tree?: Int32Array;
   readonly #wordIds: Map<string, number>;
   /** Per word: its hash and its feature rows (word id, char n-grams). */
   readonly #cache = new Map<string, { hash: number; rows: Int32Array }>();
@@ -136,32 +186,46 @@ export class FastText {
     labels: string[],
     input: Float32Array,
     output: Float32Array,
+    meta: Partial<FastTextMeta> = {},
   ) {
     this.args = args;
     this.words = words;
     this.labels = labels;
     this.input = input;
     this.output = output;
+    this.meta = {
+      loss: "softmax",
+      wordCounts: words.map(() => 1),
+      labelCounts: labels.map(() => 1),
+      ntokens: 0,
+      ws: 5,
+      neg: 5,
+      lrUpdateRate: 100,
+      t: 1e-4,
+      ...meta,
+    };
     this.#wordIds = new Map(words.map((w, i) => [w, i]));
-    const rows = words.length + (this.#usesBuckets() ? args.bucket : 0);
+    const rows = words.length + args.bucket;
     if (input.length !== rows * args.dim || output.length !== labels.length * args.dim) {
-      throw new Error("FastText: matrix sizes do not match the dictionary");
+      throw new Error(
+        `matrix sizes (${input.length / args.dim} and ${output.length / args.dim} rows) do not ` +
+          `match the dictionary (${rows} and ${labels.length})`,
+      );
     }
-  }
-
-  #usesBuckets(): boolean {
-    return this.args.wordNgrams > 1 || this.args.maxn > 0;
+    if (this.meta.loss === "hs") this.#tree = _huffmanTree(this.meta.labelCounts);
   }
 
   /** The feature rows of `text` (word ids, word n-gram and char n-gram buckets). */
   features(text: string): Int32Array {
     const { minn, maxn, wordNgrams, bucket } = this.args;
     const V = this.words.length;
-    const toks = text.split(/\s+/).filter((t) => t !== "");
+    const toks = splitWords(text);
     toks.push(EOS);
     const out: number[] = [];
     const hashes: number[] = [];
     for (const w of toks) {
+      // as fastText's getLine: a label token is no word (and no part of a word n-gram)
+      if (w.startsWith(LABEL_PREFIX) && !this.#wordIds.has(w)) continue;
       let c = this.#cache.get(w);
       if (c === undefined) {
         const rows: number[] = [];
@@ -175,13 +239,7 @@ export class FastText {
       for (let i = 0; i < c.rows.length; i++) out.push(c.rows[i]);
       hashes.push(c.hash);
     }
-    for (let i = 0; i < hashes.length; i++) {
-      let h = hashes[i];
-      for (let j = i + 1; j < hashes.length && j < i + wordNgrams; j++) {
-        h = (Math.imul(h, 116049371) + hashes[j]) >>> 0;
-        out.push(V + (h % bucket));
-      }
-    }
+    if (wordNgrams > 1) _wordNgramBuckets(hashes, wordNgrams, bucket, V, out);
     return Int32Array.from(out);
   }
 
@@ -193,20 +251,93 @@ export class FastText {
       .slice(0, k);
   }
 
-  /** Softmax over the labels for the given feature rows. */
+  /**
+   * Label probabilities for the given feature rows, as the model's loss defines them: a softmax
+   * (softmax), one sigmoid per label (ova, ns) or the product of sigmoids on the path through the
+   * label tree (hs).
+   */
   probabilities(feats: Int32Array): Float64Array {
     const D = this.args.dim, L = this.labels.length;
     const hidden = new Float64Array(D);
     averageRows(this.input, feats, 0, feats.length, D, hidden);
     const p = new Float64Array(L);
-    softmaxRows(this.output, hidden, D, L, p);
+    const loss = this.meta.loss;
+    if (loss === "softmax") softmaxRows(this.output, hidden, D, L, p);
+    else if (loss === "hs") _treeProbabilities(this.#tree!, this.output, hidden, D, L, p);
+    else for (let j = 0; j < L; j++) p[j] = _tableSigmoid(_dot(this.output, j, hidden, D));
     return p;
   }
 }
 
+function _dot(m: Float32Array, row: number, v: Float64Array, D: number): number {
+  let s = 0;
+  for (let d = 0, off = row * D; d < D; d++) s += m[off + d] * v[d];
+  return s;
+}
+
+function _sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/** fastText's binary-logistic losses read the sigmoid from a 512-step table over [-8, 8]. */
+const _SIG = Float32Array.from({ length: 513 }, (_, i) => _sigmoid((i * 16) / 512 - 8));
+
+function _tableSigmoid(x: number): number {
+  if (x < -8) return 0;
+  if (x > 8) return 1;
+  return _SIG[Math.floor(((x + 8) * 512) / 16)];
+}
+
+/**
+ * The Huffman tree fastText's hierarchical softmax builds over the labels (leaves 0…L-1 in label
+ * order, sorted by falling count; inner nodes L…2L-2, the root last), as [left, right] pairs.
+ */
+function _huffmanTree(counts: number[]): Int32Array {
+  const L = counts.length, n = 2 * L - 1;
+  const tree = new Int32Array(2 * n).fill(-1);
+  const count = new Float64Array(n).fill(1e15);
+  for (let i = 0; i < L; i++) count[i] = counts[i];
+  let leaf = L - 1, node = L;
+  for (let i = L; i < n; i++) {
+    const mini = [0, 0];
+    for (let j = 0; j < 2; j++) {
+      mini[j] = leaf >= 0 && count[leaf] < count[node] ? leaf-- : node++;
+    }
+    tree[2 * i] = mini[0];
+    tree[2 * i + 1] = mini[1];
+    count[i] = count[mini[0]] + count[mini[1]];
+  }
+  return tree;
+}
+
+/** Each leaf's probability: going right at inner node k has probability sigmoid(output[k-L]·h). */
+function _treeProbabilities(
+  tree: Int32Array,
+  output: Float32Array,
+  hidden: Float64Array,
+  D: number,
+  L: number,
+  p: Float64Array,
+): void {
+  if (L === 1) {
+    p[0] = 1;
+    return;
+  }
+  const walk = (node: number, prob: number) => {
+    if (node < L) {
+      p[node] = prob;
+      return;
+    }
+    const f = _sigmoid(_dot(output, node - L, hidden, D));
+    walk(tree[2 * node], prob * (1 - f));
+    walk(tree[2 * node + 1], prob * f);
+  };
+  walk(2 * L - 2, 1);
+}
+
 const _starts = new Int32Array(4096);
 
-/** Appends the bucket rows of the character n-grams of `<w>` (FNV-1a over UTF-8, incremental). */
+/** Appends the bucket rows of the character n-grams of `<w>` ({@linkcode fnv1a}, incremental). */
 function _charNgrams(
   w: string,
   minn: number,
@@ -225,7 +356,9 @@ function _charNgrams(
   for (let i = 0; i < nc; i++) {
     let h = 0x811c9dc5;
     for (let j = i, n = 1; j < nc && n <= maxn; j++, n++) {
-      for (let k = _starts[j]; k < _starts[j + 1]; k++) h = Math.imul(h ^ b[k], 0x01000193);
+      for (let k = _starts[j]; k < _starts[j + 1]; k++) {
+        h = Math.imul(h ^ ((b[k] << 24) >> 24), 0x01000193);
+      }
       if (n >= minn && !(n === 1 && (i === 0 || j === nc - 1))) out.push(V + ((h >>> 0) % bucket));
     }
   }
@@ -260,21 +393,24 @@ function _prepare(
     throw new UserError(`minn must be between 1 and maxn (${a.maxn}); got ${a.minn}`);
   }
   // Dictionary: words by first appearance, kept at minCount; labels sorted by frequency.
+  // as fastText: no hash rows when nothing is hashed
+  if (a.wordNgrams <= 1 && a.maxn <= 0) a.bucket = 0;
   const wordCount = new Map<string, number>();
   const labelCount = new Map<string, number>();
+  let ntokens = 0;
   for (const ex of examples) {
-    for (const w of ex.text.split(/\s+/)) {
-      if (w !== "") wordCount.set(w, (wordCount.get(w) ?? 0) + 1);
-    }
+    const toks = splitWords(ex.text);
+    for (const w of toks) wordCount.set(w, (wordCount.get(w) ?? 0) + 1);
     wordCount.set(EOS, (wordCount.get(EOS) ?? 0) + 1);
     for (const l of ex.labels) labelCount.set(l, (labelCount.get(l) ?? 0) + 1);
+    ntokens += toks.length + 1 + ex.labels.length;
   }
-  const words = [...wordCount].filter(([, c]) => c >= a.minCount).map(([w]) => w);
-  const labels = [...labelCount].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1))
-    .map(([l]) => l);
-  const usesBuckets = a.wordNgrams > 1 || a.maxn > 0;
+  const kept = [...wordCount].filter(([, c]) => c >= a.minCount);
+  const words = kept.map(([w]) => w);
+  const sortedLabels = [...labelCount].sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : 1));
+  const labels = sortedLabels.map(([l]) => l);
   const D = a.dim, L = labels.length;
-  const rows = words.length + (usesBuckets ? a.bucket : 0);
+  const rows = words.length + a.bucket;
   const rnd = mulberry32(a.seed + 1);
   const f32 = (n: number) =>
     shared ? new Float32Array(new SharedArrayBuffer(4 * n)) : new Float32Array(n);
@@ -293,7 +429,11 @@ function _prepare(
     }
   }
   const output = f32(L * D); // (L, D)
-  const model = new FastText(a, words, labels, input, output);
+  const model = new FastText(a, words, labels, input, output, {
+    wordCounts: kept.map(([, c]) => c),
+    labelCounts: sortedLabels.map(([, c]) => c),
+    ntokens,
+  });
   const labelIds = new Map(labels.map((l, i) => [l, i]));
   // Features once, flattened; tokens for the learning-rate schedule.
   const featList = examples.map((ex) => model.features(ex.text));
@@ -305,7 +445,7 @@ function _prepare(
     tOff[e] = nt;
     nf += featList[e].length;
     nt += examples[e].labels.length;
-    ntok[e] = examples[e].text.split(/\s+/).filter((t) => t !== "").length + 1;
+    ntok[e] = splitWords(examples[e].text).length + 1;
     tokens += ntok[e];
   }
   fOff[examples.length] = nf;
@@ -448,77 +588,4 @@ export function testFastText(model: FastText, examples: Example[]): { n: number;
     if (top && ex.labels.includes(top.label)) hit++;
   }
   return { n: examples.length, p1: examples.length ? hit / examples.length : NaN };
-}
-
-const MAGIC = 0x4a4b4654; // "JKFT"
-const VERSION = 1;
-
-/**
- * Saves a model: magic, version and header length (uint32 each), a JSON header (args, words,
- * labels), then the input and output matrices (float32, little-endian).
- */
-export async function saveFastText(model: FastText, path: string): Promise<void> {
-  const header = _enc.encode(JSON.stringify({
-    args: model.args,
-    words: model.words,
-    labels: model.labels,
-    input_rows: model.input.length / model.args.dim,
-  }));
-  const pad = (4 - (header.length % 4)) % 4;
-  const total = 12 + header.length + pad + 4 * (model.input.length + model.output.length);
-  const buf = new Uint8Array(total);
-  const dv = new DataView(buf.buffer);
-  dv.setUint32(0, MAGIC, true);
-  dv.setUint32(4, VERSION, true);
-  dv.setUint32(8, header.length, true);
-  buf.set(header, 12);
-  let off = 12 + header.length + pad;
-  for (const m of [model.input, model.output]) {
-    for (let i = 0; i < m.length; i++, off += 4) dv.setFloat32(off, m[i], true);
-  }
-  await writeFileAtomic(path, buf);
-}
-
-/** Loads a model saved by {@linkcode saveFastText}; corrupt or truncated files are refused. */
-export async function loadFastText(path: string): Promise<FastText> {
-  let buf: Uint8Array;
-  try {
-    buf = await Deno.readFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw new UserError(`${path}: no such file`);
-    throw err;
-  }
-  const bad = (why: string): never => {
-    throw new UserError(`${path}: not a Jikji classifier model (${why})`);
-  };
-  if (buf.length < 12) bad("too short");
-  const dv = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (dv.getUint32(0, true) !== MAGIC) bad("wrong magic number");
-  const version = dv.getUint32(4, true);
-  if (version !== VERSION) bad(`version ${version}, expected ${VERSION}`);
-  const hlen = dv.getUint32(8, true);
-  if (12 + hlen > buf.length) bad("header runs past the end of the file");
-  let header: { args: FastTextArgs; words: string[]; labels: string[]; input_rows: number };
-  try {
-    header = JSON.parse(new TextDecoder().decode(buf.subarray(12, 12 + hlen)));
-  } catch {
-    return bad("header is not JSON");
-  }
-  const D = header.args?.dim;
-  if (!Number.isInteger(D) || !Array.isArray(header.words) || !Array.isArray(header.labels)) {
-    bad("header lacks args.dim, words or labels");
-  }
-  const pad = (4 - (hlen % 4)) % 4;
-  const nIn = header.input_rows * D, nOut = header.labels.length * D;
-  const expect = 12 + hlen + pad + 4 * (nIn + nOut);
-  if (buf.length !== expect) bad(`size ${buf.length} bytes, expected ${expect} (truncated?)`);
-  const input = new Float32Array(nIn), output = new Float32Array(nOut);
-  let off = 12 + hlen + pad;
-  for (let i = 0; i < nIn; i++, off += 4) input[i] = dv.getFloat32(off, true);
-  for (let i = 0; i < nOut; i++, off += 4) output[i] = dv.getFloat32(off, true);
-  try {
-    return new FastText(header.args, header.words, header.labels, input, output);
-  } catch (err) {
-    return bad((err as Error).message);
-  }
 }

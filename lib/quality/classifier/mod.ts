@@ -6,6 +6,7 @@
  */
 
 export * from "./fasttext.ts";
+export * from "./fasttext_bin.ts";
 export * from "./vec.ts";
 export * from "./hangul_task.ts";
 export * from "./llm_client.ts";
