@@ -77,6 +77,7 @@ async function runCrawl(args: string[]): Promise<number | void> {
   // `crawl` runs `crawl run`: the help names the task and its subcommands
   const spec = {
     ...RUN_SPEC,
+    name: "crawl",
     subcommands: { ...RUN_SPEC.subcommands, extract: EXTRACT_SPEC.summary },
   };
   let parsed = await parseOrHelp(spec, args);
