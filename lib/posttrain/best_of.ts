@@ -82,6 +82,22 @@ export async function sampleScored(
   return out;
 }
 
+/**
+ * The prompts that leave room for `maxNewTokens` within the model's `maxPositions` once rendered
+ * with the generation prompt, and how many did not.
+ */
+export function promptsThatFit(
+  format: ChatFormat,
+  prompts: Message[][],
+  maxPositions: number,
+  maxNewTokens: number,
+): { kept: Message[][]; tooLong: number } {
+  const kept = prompts.filter((p) =>
+    format.tokenize(p, { addGenerationPrompt: true }).ids.length + maxNewTokens <= maxPositions
+  );
+  return { kept, tooLong: prompts.length - kept.length };
+}
+
 /** The highest- and lowest-reward samples of one prompt (the first of equals). */
 export function bestAndWorst(samples: ScoredSample[]): { best: ScoredSample; worst: ScoredSample } {
   let best = samples[0], worst = samples[0];
@@ -117,10 +133,22 @@ export async function writeBestOfN(o: {
   const policyFolder = await loadModel(o.model);
   const policy = await createLlama(policyFolder.cfg, policyFolder.params, { device: o.device });
   const rm = await createLlama(rmFolder.cfg, rmFolder.params, { device: o.device });
-  const prompts = await readPrompts(o.prompts);
+  const format = await loadChatFormat(o.model);
+  const { kept: prompts, tooLong } = promptsThatFit(
+    format,
+    await readPrompts(o.prompts),
+    policyFolder.cfg.max_position_embeddings,
+    o.maxNewTokens,
+  );
+  if (tooLong) {
+    console.error(
+      `${o.prompts}: skipped ${tooLong} prompts too long for the model with --max-new-tokens`,
+    );
+  }
+  if (!prompts.length) throw new UserError(`${o.prompts}: no prompt fits the model's context`);
   const scored = await sampleScored(
     policy,
-    await loadChatFormat(o.model),
+    format,
     rm,
     await loadChatFormat(o.rewardModel),
     prompts,

@@ -23,12 +23,13 @@
 import { join } from "node:path";
 import { writeJsonAtomic } from "../io/atomic.ts";
 import { UserError } from "../io/errors.ts";
+import { readLlamaConfig } from "../model/config.ts";
 import { loadModel } from "../model/hf_folder.ts";
 import { createLlama } from "../model/backend.ts";
 import { createRun, type RunFolder } from "../run/run_folder.ts";
 import { Rng } from "../model/params.ts";
 import { loadChatFormat } from "./chat_template.ts";
-import { bestAndWorst, sampleScored, type ScoredSample } from "./best_of.ts";
+import { bestAndWorst, promptsThatFit, sampleScored, type ScoredSample } from "./best_of.ts";
 import { pairExamples } from "./examples.ts";
 import {
   type Message,
@@ -87,9 +88,15 @@ export async function onlineDpo(
   requireRewardModel(rmFolder, opts.reward_model);
   const rmFormat = await loadChatFormat(opts.reward_model);
   const rm = await createLlama(rmFolder.cfg, rmFolder.params, { device: opts.engine });
-  const prompts = await readPrompts(opts.prompts);
-  const heldout = await readPrompts(opts.heldout_prompts);
-  if (!prompts.length) throw new UserError(`${opts.prompts}: no prompts`);
+  const maxPos = (await readLlamaConfig(opts.policy)).max_position_embeddings;
+  const fit = async (path: string) => {
+    const r = promptsThatFit(format, await readPrompts(path), maxPos, opts.max_new_tokens);
+    if (r.tooLong) run.log(`${path}: skipped ${r.tooLong} prompts too long for the model`);
+    if (!r.kept.length) throw new UserError(`${path}: no prompt fits the model's context`);
+    return r.kept;
+  };
+  const prompts = await fit(opts.prompts);
+  const heldout = await fit(opts.heldout_prompts);
   const ref = await loadModel(reference);
   const refModel = await createLlama(ref.cfg, ref.params, { device: opts.engine });
   const T = opts.seq_len;

@@ -67,7 +67,7 @@ export function tokenizerFromJson(
       );
     },
     encode: (text) => tok.encode(text, { add_special_tokens: false }).ids,
-    decode: (ids) => tok.decode(ids, { skip_special_tokens: true }),
+    decode: (ids) => (ids.length ? tok.decode(ids, { skip_special_tokens: true }) : ""),
     vocabSize: maxId + 1,
     eosId: find(EOS_NAMES),
     bosId: find(BOS_NAMES),

@@ -14,6 +14,7 @@ Deno.test("tokenizerFromJson() encodes a byte-level tokenizer.json to UTF-8 byte
   const ids = t.encode(text);
   assert.deepEqual(ids, [...new TextEncoder().encode(text)]);
   assert.equal(t.decode(ids), text);
+  assert.equal(t.decode([]), ""); // an answer that ended at once
   assert.equal(t.vocabSize, 260);
   assert.equal(t.bosId, 256);
   assert.equal(t.eosId, 257);
