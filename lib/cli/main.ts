@@ -6,6 +6,7 @@
  */
 
 import { UserError } from "../io/errors.ts";
+import { installPathGuard } from "../io/sandbox.ts";
 import {
   type CommandSpec,
   helpText,
@@ -19,8 +20,10 @@ export const EXIT_USAGE = 2;
 
 /**
  * Runs `fn` as a task's main: a {@linkcode UserError} becomes `error: <message>` and exit 2.
+ * Every path the task touches is first checked where it really leads (symbolic links resolved).
  */
 export async function runMain(fn: () => Promise<void | number>): Promise<never> {
+  installPathGuard();
   try {
     const code = await fn();
     Deno.exit(typeof code === "number" ? code : 0);

@@ -1,7 +1,8 @@
 /**
  * Atomic file writes: data goes to a temporary file beside the target, is flushed to disk, and is
  * renamed over the target. A kill at any moment leaves either the old file or the new one, never a
- * half-written file that later reads as valid.
+ * half-written file that later reads as valid. The temporary file is created new (never opened
+ * through a link planted at its name) and the rename replaces a link at the target, not its target.
  *
  * @module
  */
@@ -28,7 +29,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   const tmp = tempPathFor(path);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   try {
-    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    const file = await Deno.open(tmp, { write: true, createNew: true });
     try {
       let off = 0;
       while (off < bytes.length) off += await file.write(bytes.subarray(off));
@@ -67,7 +68,7 @@ export class AtomicFile {
   /** Opens a temporary file for `path`. */
   static async open(path: string): Promise<AtomicFile> {
     const tmp = tempPathFor(path);
-    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    const file = await Deno.open(tmp, { write: true, createNew: true });
     return new AtomicFile(path, tmp, file);
   }
 
