@@ -129,6 +129,21 @@ async function _files(positionals: string[]): Promise<string[]> {
   return (await Promise.all(positionals.map(listTaskFiles))).flat();
 }
 
+/** Refuses (before any run folder exists) when not one of the task files is valid. */
+async function _someValid(files: string[]): Promise<void> {
+  let first: UserError | undefined;
+  for (const f of files) {
+    try {
+      await readTaskFile(f);
+      return;
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      first ??= err;
+    }
+  }
+  if (first) throw first;
+}
+
 function _usage(): string {
   return [
     "deno task eval SUBCOMMAND [options]",
@@ -150,6 +165,7 @@ if (import.meta.main) {
       const p = await parseOrHelp(runSpec, args);
       if (!p) return;
       const o = p.options;
+      await _someValid(await _files(p.positionals));
       const model = await createModel({
         backend: o.backend,
         trainText: o.train_text,
@@ -262,7 +278,7 @@ if (import.meta.main) {
           if (skipped.length) bad++;
         } catch (err) {
           if (!(err instanceof UserError)) throw err;
-          console.log(`error: ${err.message}`);
+          console.error(`error: ${err.message}`);
           bad++;
         }
       }

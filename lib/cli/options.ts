@@ -9,8 +9,9 @@
  * @module
  */
 
-import { parse as parseYaml } from "yaml";
 import { UserError } from "../io/errors.ts";
+import { parseYamlText } from "../io/yaml.ts";
+import { DEFAULT_LINE_LIMITS, setLineLimits } from "../io/jsonl.ts";
 
 /** The type of one option. `any` is for structured config (lists of steps, …): give `validate`. */
 export type OptionType = "string" | "number" | "integer" | "boolean" | "string[]" | "any";
@@ -75,6 +76,18 @@ const COMMON: OptionsSpec = {
   config: { type: "string", description: "YAML config file (keys are the options in snake_case)" },
   quiet: { type: "boolean", default: false, short: "q", description: "no progress output" },
   help: { type: "boolean", default: false, short: "h", description: "show this help" },
+  max_line_bytes: {
+    type: "integer",
+    default: DEFAULT_LINE_LIMITS.maxLineBytes,
+    min: 1,
+    description: "longer input lines are rejected (JSONL: to rejects/, with their size)",
+  },
+  encoding_errors: {
+    type: "string",
+    default: DEFAULT_LINE_LIMITS.encodingErrors,
+    choices: ["replace", "reject"],
+    description: "input lines not valid UTF-8: read with U+FFFD and counted, or rejected",
+  },
 };
 
 const toFlag = (key: string) => key.replaceAll("_", "-");
@@ -124,11 +137,11 @@ export async function parseCommand<S extends OptionsSpec>(
     }
     let key = toKey(name);
     let negated = false;
-    if (!(key in all) && key.startsWith("no_") && all[key.slice(3)]?.type === "boolean") {
+    if (!_own(all, key) && key.startsWith("no_") && _own(all, key.slice(3))?.type === "boolean") {
       key = key.slice(3);
       negated = true;
     }
-    const opt = all[key];
+    const opt = _own(all, key);
     if (!opt) {
       throw new UserError(`unknown flag --${name}${_suggest(key, all, toFlag, "--")} (see --help)`);
     }
@@ -171,7 +184,18 @@ export async function parseCommand<S extends OptionsSpec>(
       }
     }
   }
-  const { quiet, help: _h, config: _c, ...options } = resolved;
+  const {
+    quiet,
+    help: _h,
+    config: _c,
+    max_line_bytes: maxLineBytes,
+    encoding_errors: encodingErrors,
+    ...options
+  } = resolved;
+  setLineLimits({
+    maxLineBytes: maxLineBytes as number,
+    encodingErrors: encodingErrors as "replace" | "reject",
+  });
   return {
     options: options as Resolved<S>,
     positionals,
@@ -196,20 +220,14 @@ export async function readConfigFile(
     if (err instanceof Deno.errors.NotFound) throw new UserError(`${path}: no such config file`);
     throw err;
   }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    const msg = (err as Error).message.split("\n")[0];
-    throw new UserError(`${path}: not valid YAML: ${msg}`);
-  }
+  const doc = parseYamlText(text, path);
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== "object" || Array.isArray(doc)) {
     throw new UserError(`${path}: expected a mapping of option: value at the top level`);
   }
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
-    const opt = options[key];
+    const opt = _own(options, key);
     if (!opt) {
       throw new UserError(
         `${path}: unknown field "${key}"${_suggest(key, options, (k) => `"${k}"`, "")}`,
@@ -301,6 +319,11 @@ function _fromFlag(flag: string, opt: OptionSpec, raw: string | boolean): unknow
   const problem = checkValue(opt, value);
   if (problem) throw new UserError(`${flag}: expected ${problem}, got ${_show(raw)}`);
   return value;
+}
+
+/** `options[key]` when it is the spec's own (never `constructor`, `toString`, … inherited). */
+function _own(options: OptionsSpec, key: string): OptionSpec | undefined {
+  return Object.hasOwn(options, key) ? options[key] : undefined;
 }
 
 function _rangeText(opt: OptionSpec): string {

@@ -138,3 +138,25 @@ Deno.test("parseCommand() requires required options", async () => {
   assert.match(await errorOf(parseCommand(req, [])), /missing option repo/);
   assert.equal((await parseCommand(req, ["--repo", "a/b"])).options.repo, "a/b");
 });
+
+Deno.test("parseCommand() refuses keys and flags named like inherited members (constructor, __proto__, …)", async () => {
+  const spec = {
+    name: "t",
+    summary: "t",
+    options: { max_pages: { type: "integer", default: 1, description: "pages" } },
+  } as const;
+  const dir = await Deno.makeTempDir();
+  for (const key of ["constructor", "toString", "hasOwnProperty", "valueOf", "__proto__"]) {
+    await assert.rejects(
+      () => parseCommand(spec, [`--${key}`, "1"]),
+      new RegExp(`unknown flag --${key}`),
+    );
+    await Deno.writeTextFile(`${dir}/c.yaml`, `${key}: 1\n`);
+    await assert.rejects(
+      () => parseCommand(spec, ["--config", `${dir}/c.yaml`]),
+      new RegExp(`unknown field "${key}"`),
+    );
+  }
+  await Deno.writeTextFile(`${dir}/c.yaml`, "max_pages: &a [*a]\n");
+  await assert.rejects(() => parseCommand(spec, ["--config", `${dir}/c.yaml`]), /a YAML alias/);
+});

@@ -15,8 +15,8 @@
  * @module
  */
 
-import { parse as parseYaml } from "yaml";
 import { UserError } from "../io/errors.ts";
+import { parseYamlText } from "../io/yaml.ts";
 import { RowTemplate } from "./template.ts";
 
 /** How a task asks the model. */
@@ -172,7 +172,7 @@ export function validateTask(raw: unknown, file: string): TaskConfig {
   const r = raw as Record<string, unknown>;
   for (const [k, v] of Object.entries(r)) {
     if (v === undefined) continue;
-    const kind = FIELDS[k];
+    const kind = Object.hasOwn(FIELDS, k) ? FIELDS[k] : undefined;
     if (!kind) {
       throw new UserError(
         `${file}: unknown field "${k}" (known: ${Object.keys(FIELDS).join(", ")})`,
@@ -189,7 +189,7 @@ export function validateTask(raw: unknown, file: string): TaskConfig {
   need("output_type");
   need("doc_to_target");
   const outputType = r.output_type as OutputType;
-  if (!(outputType in METRICS_BY_TYPE)) {
+  if (!Object.hasOwn(METRICS_BY_TYPE, outputType)) {
     throw new UserError(
       `${file}: field "output_type": "${outputType}" is not one of ${
         Object.keys(METRICS_BY_TYPE).join(", ")
@@ -338,13 +338,7 @@ export async function readTaskFile(path: string): Promise<TaskConfig> {
   } catch (err) {
     throw new UserError(`${path}: cannot read task file (${(err as Error).message})`);
   }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text);
-  } catch (err) {
-    throw new UserError(`${path}: invalid YAML (${(err as Error).message.split("\n")[0]})`);
-  }
-  return validateTask(raw, path);
+  return validateTask(parseYamlText(text, path), path);
 }
 
 /** Lists task files: a `.yaml` file as is, or every `*.yaml` under a folder (sorted). */

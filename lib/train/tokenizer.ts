@@ -35,11 +35,15 @@ export interface Tokenizer {
 const EOS_NAMES = ["<|end_of_text|>", "</s>", "<|endoftext|>", "<eos>"];
 const BOS_NAMES = ["<|begin_of_text|>", "<s>", "<bos>"];
 
+/** Ids at or above this are refused (2^24: over a hundred times Llama 3's 128256). */
+export const MAX_TOKEN_ID = 1 << 24;
+
 /** Builds a tokenizer from a parsed tokenizer.json object (`source` names it in errors). */
 export function tokenizerFromJson(
   json: Record<string, unknown>,
   source = "tokenizer.json",
 ): Tokenizer {
+  _checkIds(json, source);
   let tok: HfTokenizer;
   try {
     tok = new HfTokenizer(json, {});
@@ -73,6 +77,49 @@ export function tokenizerFromJson(
     bosId: find(BOS_NAMES),
     json,
   };
+}
+
+/**
+ * Refuses ids that are not integers in 0…MAX_TOKEN_ID−1, or that leave most of the id range empty,
+ * before the library sizes its tables by the largest id.
+ */
+function _checkIds(json: Record<string, unknown>, source: string): void {
+  const ids: [string, unknown][] = [];
+  const model = json.model as Record<string, unknown> | undefined;
+  const vocab = model?.vocab;
+  if (vocab && typeof vocab === "object" && !Array.isArray(vocab)) {
+    for (const e of Object.entries(vocab as Record<string, unknown>)) ids.push(e);
+  }
+  if (Array.isArray(json.added_tokens)) {
+    for (const t of json.added_tokens) {
+      ids.push([
+        String((t as Record<string, unknown>)?.content),
+        (t as Record<string, unknown>)?.id,
+      ]);
+    }
+  }
+  let maxId = -1;
+  for (const [piece, id] of ids) {
+    if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= MAX_TOKEN_ID) {
+      let shown: string;
+      try {
+        shown = String(JSON.stringify(id)).slice(0, 20);
+      } catch {
+        shown = "a value nested too deep";
+      }
+      throw new UserError(
+        `${source}: token ${
+          JSON.stringify(piece).slice(0, 40)
+        } has id ${shown}; ids must be integers in 0…${MAX_TOKEN_ID - 1}`,
+      );
+    }
+    if (id > maxId) maxId = id;
+  }
+  if (maxId >= 2 * ids.length + 1024) {
+    throw new UserError(
+      `${source}: ids reach ${maxId} for only ${ids.length} tokens; a vocabulary's ids must be (nearly) contiguous`,
+    );
+  }
 }
 
 /** Reads a tokenizer.json file (or a folder holding one). */

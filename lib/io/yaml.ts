@@ -1,0 +1,52 @@
+/**
+ * The one YAML reader of configs and task files: errors in one line naming the file, and a
+ * document refused when an alias refers to itself (`seeds: &a [*a]`, which would make a cyclic
+ * value that breaks every later step), when aliases expand beyond reason (a "billion laughs"
+ * document), or when it nests deeper than any config needs.
+ *
+ * @module
+ */
+
+import { parse } from "yaml";
+import { UserError } from "./errors.ts";
+
+/** Deepest nesting of mappings and lists a config may have. */
+export const MAX_YAML_DEPTH = 64;
+
+/**
+ * Parses YAML `text` read from `file`.
+ *
+ * @example
+ * ```ts
+ * import { parseYamlText } from "./yaml.ts";
+ * parseYamlText("steps: [a, b]\n", "x.yaml"); // { steps: ["a", "b"] }
+ * ```
+ */
+export function parseYamlText(text: string, file: string): unknown {
+  let doc: unknown;
+  try {
+    doc = parse(text, { maxAliasCount: 100, prettyErrors: false });
+  } catch (err) {
+    const msg = (err as Error).message.split("\n")[0];
+    throw new UserError(`${file}: not valid YAML: ${msg}`);
+  }
+  _check(doc, file, [], new Set());
+  return doc;
+}
+
+function _check(v: unknown, file: string, path: string[], open: Set<unknown>): void {
+  if (v === null || typeof v !== "object") return;
+  const where = path.length ? `field "${path.join(".")}"` : "the top level";
+  if (open.has(v)) {
+    throw new UserError(
+      `${file}: ${where}: a YAML alias refers to the value that holds it (a cycle); write the value out`,
+    );
+  }
+  if (path.length >= MAX_YAML_DEPTH) {
+    throw new UserError(`${file}: ${where}: nested deeper than ${MAX_YAML_DEPTH} levels`);
+  }
+  open.add(v);
+  const entries = v instanceof Map ? [...v.entries()] : Object.entries(v);
+  for (const [k, x] of entries) _check(x, file, [...path, String(k)], open);
+  open.delete(v);
+}
