@@ -7,6 +7,7 @@
 
 import { UserError } from "../io/errors.ts";
 import { installPathGuard } from "../io/sandbox.ts";
+import { removeOpenTempFiles } from "../io/atomic.ts";
 import {
   type CommandSpec,
   helpText,
@@ -28,6 +29,7 @@ export async function runMain(fn: () => Promise<void | number>): Promise<never> 
     const code = await fn();
     Deno.exit(typeof code === "number" ? code : 0);
   } catch (err) {
+    removeOpenTempFiles();
     if (err instanceof UserError) {
       console.error(`error: ${err.message}`);
       Deno.exit(EXIT_USAGE);

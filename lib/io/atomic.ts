@@ -9,6 +9,22 @@
 
 import { basename, dirname, join } from "node:path";
 
+/** Temporary files of this process not yet committed or aborted. */
+const _openTemps = new Set<string>();
+
+/**
+ * Deletes every temporary file this process still has open: called on the way out of a failed
+ * task (a full disk, a bad input), so nothing half-written stays behind.
+ */
+export function removeOpenTempFiles(): void {
+  for (const tmp of _openTemps) {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* already gone */ }
+  }
+  _openTemps.clear();
+}
+
 /** Returns a temporary path beside `path` (same folder, so the final rename is atomic). */
 export function tempPathFor(path: string): string {
   const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
@@ -69,6 +85,7 @@ export class AtomicFile {
   static async open(path: string): Promise<AtomicFile> {
     const tmp = tempPathFor(path);
     const file = await Deno.open(tmp, { write: true, createNew: true });
+    _openTemps.add(tmp);
     return new AtomicFile(path, tmp, file);
   }
 
@@ -96,6 +113,7 @@ export class AtomicFile {
     await this.#file.sync();
     this.#file.close();
     await Deno.rename(this.tempPath, this.path);
+    _openTemps.delete(this.tempPath);
   }
 
   /** Closes and deletes the temporary file; the target is untouched. */
@@ -106,5 +124,6 @@ export class AtomicFile {
       this.#file.close();
     } catch { /* already closed */ }
     await Deno.remove(this.tempPath).catch(() => {});
+    _openTemps.delete(this.tempPath);
   }
 }

@@ -5,7 +5,9 @@
  * (the real path of its longest existing prefix, the rest appended) and refuses it with a one-line
  * {@linkcode UserError} unless the task's own permissions grant the place it really leads to.
  * {@linkcode installPathGuard} (called by every task's `runMain`) puts that check in front of every
- * `Deno.*` file-system call, so inputs, outputs, logs and caches are all covered in one place.
+ * `Deno.*` file-system call, so inputs, outputs, logs and caches are all covered in one place; the
+ * same wrapper turns a full or read-only disk into one line naming the path
+ * ({@linkcode diskError}).
  *
  * @module
  */
@@ -106,6 +108,50 @@ export function checkPath(
   return real;
 }
 
+/**
+ * The one-line error for a write the disk refused (full, over quota, read-only), naming `path`;
+ * undefined for any other error.
+ */
+export function diskError(err: unknown, path: string | URL): UserError | undefined {
+  const code = (err as { code?: string })?.code;
+  let p = path instanceof URL ? fileURLToPath(path) : path;
+  // a temporary file of lib/io/atomic.ts: name the file it was to become
+  const tmp = /^\.(.+)\.\d+\.[0-9a-z]+\.tmp$/.exec(basename(p));
+  if (tmp) p = join(dirname(p), tmp[1]);
+  if (code === "ENOSPC" || code === "EDQUOT") {
+    return new UserError(`${p}: no space left on the device (free some space or write elsewhere)`);
+  }
+  if (code === "EROFS") {
+    return new UserError(`${p}: the file system is read-only (write elsewhere)`);
+  }
+  return undefined;
+}
+
+/** Makes the write methods of an open file name its path when the disk refuses them. */
+function _nameDiskErrors(file: Deno.FsFile, path: string | URL): Deno.FsFile {
+  const f = file as unknown as Record<string, (...a: unknown[]) => unknown>;
+  for (const m of ["write", "sync", "syncData", "truncate"]) {
+    const orig = f[m]?.bind(file);
+    if (!orig) continue;
+    f[m] = (...a: unknown[]) =>
+      (orig(...a) as Promise<unknown>).catch((err) => {
+        throw diskError(err, path) ?? err;
+      });
+  }
+  for (const m of ["writeSync", "syncSync", "syncDataSync", "truncateSync"]) {
+    const orig = f[m]?.bind(file);
+    if (!orig) continue;
+    f[m] = (...a: unknown[]) => {
+      try {
+        return orig(...a);
+      } catch (err) {
+        throw diskError(err, path) ?? err;
+      }
+    };
+  }
+  return file;
+}
+
 type Fn = (...args: never[]) => unknown;
 
 let _installed = false;
@@ -137,7 +183,23 @@ export function installPathGuard(grants: Grants = denoGrants): void {
         }
         return Promise.reject(err);
       }
-      return (orig as (...a: unknown[]) => unknown).apply(this, args);
+      const path = args[0] as string | URL;
+      const named = (v: unknown) =>
+        name.startsWith("open") || name.startsWith("create")
+          ? _nameDiskErrors(v as Deno.FsFile, path)
+          : v;
+      if (sync) {
+        try {
+          return named((orig as (...a: unknown[]) => unknown).apply(this, args));
+        } catch (err) {
+          throw diskError(err, path) ?? err;
+        }
+      }
+      const out = (orig as (...a: unknown[]) => unknown).apply(this, args);
+      if (!(out instanceof Promise)) return out;
+      return out.then(named, (err) => {
+        throw diskError(err, path) ?? err;
+      });
     } as Fn;
   };
   const p = (v: unknown) => v as string | URL;
