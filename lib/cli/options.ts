@@ -177,6 +177,9 @@ export async function parseCommand<S extends OptionsSpec>(
   for (const [key, value] of flagValues) resolved[key] = value;
   if (!help) {
     for (const [key, opt] of Object.entries(spec.options)) {
+      if (opt.required && resolved[key] === "") {
+        throw new UserError(`--${toFlag(key)}: empty; give a value`);
+      }
       if (opt.required && resolved[key] === undefined) {
         throw new UserError(
           `missing option ${toFlag(key)}: give --${toFlag(key)} or "${key}:" in the --config file`,
@@ -257,6 +260,10 @@ export function checkValue(opt: OptionSpec, value: unknown): string | undefined 
       if (opt.type === "integer" && !Number.isInteger(value)) return what + range;
       if (opt.min !== undefined && value < opt.min) return what + range;
       if (opt.max !== undefined && value > opt.max) return what + range;
+      // no count in Jikji is meant to exceed what a 32-bit index holds
+      if (opt.type === "integer" && opt.max === undefined && Math.abs(value) > 2 ** 31 - 1) {
+        return `${what}${range} below 2^31`;
+      }
       break;
     }
     case "boolean":

@@ -183,7 +183,9 @@ function _pruneLinkDense(root: El, maxDensity: number): void {
  * ```
  */
 export function extractPage(html: string, url: string, options: ExtractOptions = {}): Extracted {
-  const doc: El = new DOMParser().parseFromString(html, "text/html");
+  let doc: El = new DOMParser().parseFromString(html, "text/html");
+  // an empty page (or one of nothing but whitespace) parses to no document element at all
+  if (!doc.documentElement) doc = new DOMParser().parseFromString("<html></html>", "text/html");
   const metaRobots = [...doc.querySelectorAll("meta[name]")]
     .filter((m: El) => /^(robots|jikjibot)$/i.test(m.getAttribute("name") ?? ""))
     .map((m: El) => (m.getAttribute("content") ?? "").toLowerCase())

@@ -8,6 +8,7 @@
  */
 
 import { basename, dirname, join } from "node:path";
+import { UserError } from "./errors.ts";
 
 /** Temporary files of this process not yet committed or aborted. */
 const _openTemps = new Set<string>();
@@ -23,6 +24,18 @@ export function removeOpenTempFiles(): void {
     } catch { /* already gone */ }
   }
   _openTemps.clear();
+}
+
+/** Creates the temporary file `tmp` for `path`; a missing folder is a one-line error. */
+async function _createTemp(tmp: string, path: string): Promise<Deno.FsFile> {
+  try {
+    return await Deno.open(tmp, { write: true, createNew: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new UserError(`${path}: its folder ${dirname(path)} does not exist (create it first)`);
+    }
+    throw err;
+  }
 }
 
 /** Returns a temporary path beside `path` (same folder, so the final rename is atomic). */
@@ -45,7 +58,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   const tmp = tempPathFor(path);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   try {
-    const file = await Deno.open(tmp, { write: true, createNew: true });
+    const file = await _createTemp(tmp, path);
     try {
       let off = 0;
       while (off < bytes.length) off += await file.write(bytes.subarray(off));
@@ -84,7 +97,7 @@ export class AtomicFile {
   /** Opens a temporary file for `path`. */
   static async open(path: string): Promise<AtomicFile> {
     const tmp = tempPathFor(path);
-    const file = await Deno.open(tmp, { write: true, createNew: true });
+    const file = await _createTemp(tmp, path);
     _openTemps.add(tmp);
     return new AtomicFile(path, tmp, file);
   }

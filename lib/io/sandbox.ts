@@ -98,6 +98,7 @@ export function checkPath(
   grants: Grants = denoGrants,
 ): string {
   const p = path instanceof URL ? fileURLToPath(path) : path;
+  if (p === "") throw new UserError("an empty path was given (name a file or folder)");
   const real = resolveReal(p, followLast);
   if (!grants(access, real)) {
     throw new UserError(
