@@ -215,9 +215,15 @@ if (import.meta.main) {
         progress: progressMode(p.quiet),
       });
       await run.finish({ tasks: results.length, skipped_tasks: skipped.length });
+      if (skipped.length && results.length === 0) {
+        const s = skipped[0];
+        throw new UserError(
+          `no task could be evaluated (${skipped.length} skipped; the first, ${s.file}: ${s.reason})`,
+        );
+      }
       console.log(await Deno.readTextFile(run.path("results.md")));
       console.log(`run folder: ${run.dir}`);
-      return skipped.length && results.length === 0 ? 2 : 0;
+      return 0;
     }
     if (sub === "tokens") {
       const p = await parseOrHelp(tokensSpec, args);

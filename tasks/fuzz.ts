@@ -22,6 +22,7 @@ const spec = {
     jobs: { type: "integer", default: 2, min: 1, max: 64, description: "cases run at once" },
     heap_mb: { type: "integer", default: 2048, min: 64, description: "V8 heap limit of a case" },
     keep: { type: "boolean", default: false, description: "keep every case folder" },
+    only: { type: "integer", default: -1, min: -1, description: "run only case N (reproduce it)" },
     runs_dir: { type: "string", default: "runs", description: "parent of the fuzz folder" },
   },
 } as const;
@@ -54,7 +55,8 @@ if (import.meta.main) {
         jobs: o.jobs,
         base,
         heapMb: o.heap_mb,
-        keepAll: o.keep,
+        keepAll: o.keep || o.only >= 0,
+        only: o.only >= 0 ? o.only : undefined,
         onCase: (r) => {
           if (!p.quiet && r.outcome !== "clean") {
             console.error(`${r.format} #${r.index} ${r.outcome}: ${r.what} → ${r.line}`);
@@ -73,7 +75,9 @@ if (import.meta.main) {
     const accepted = all.filter((r) => r.outcome === "accepted");
     if (accepted.length) {
       console.log("\naccepted (the task ran to the end on these):");
-      for (const r of accepted) console.log(`- ${r.format} #${r.index}: ${r.what}`);
+      for (const r of accepted) {
+        console.log(`- ${r.format} #${r.index}: ${r.what}${r.note ? ` → ${r.note}` : ""}`);
+      }
     }
     const bad = all.filter((r) => !["clean", "accepted"].includes(r.outcome));
     if (bad.length) {

@@ -135,7 +135,7 @@ function _typeOk(kind: string, v: unknown): boolean {
       case "string[]":
         return Array.isArray(v) && v.every((x) => typeof x === "string");
       case "integer":
-        return Number.isInteger(v);
+        return Number.isSafeInteger(v);
       case "object":
         return v !== null && typeof v === "object" && !Array.isArray(v);
       case "object[]":
@@ -185,6 +185,14 @@ export function validateTask(raw: unknown, file: string): TaskConfig {
   const need = (k: string) => {
     if (r[k] === undefined) throw new UserError(`${file}: field "${k}" is required`);
   };
+  if (
+    r.num_fewshot !== undefined &&
+    ((r.num_fewshot as number) < 0 || (r.num_fewshot as number) > 10_000)
+  ) {
+    throw new UserError(
+      `${file}: field "num_fewshot": expected 0…10000 examples, got ${r.num_fewshot}`,
+    );
+  }
   need("task");
   need("output_type");
   need("doc_to_target");

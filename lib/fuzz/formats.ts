@@ -25,6 +25,24 @@ export interface FuzzFormat {
   seed(dir: string, rel: string, task: TaskRunner): Promise<void>;
   /** The task's arguments (after `deno task`) for the case folder `rel`. */
   args(rel: string): string[];
+  /** For a case the task accepted: what it did with the damage (e.g. lines sent to rejects/). */
+  explain?(rel: string): Promise<string>;
+}
+
+/** How many lines a filter run sent to `rejects/`, and the first reason. */
+async function rejected(rel: string): Promise<string> {
+  let n = 0;
+  let first = "";
+  try {
+    for await (const e of Deno.readDir(`${rel}/out/rejects`)) {
+      const text = await Deno.readTextFile(`${rel}/out/rejects/${e.name}`);
+      for (const line of text.split("\n").filter((l) => l)) {
+        n++;
+        first ||= String(JSON.parse(line).reason ?? "");
+      }
+    }
+  } catch { /* no rejects folder: nothing rejected */ }
+  return n ? `${n} line(s) to rejects/ (${first.slice(0, 80)})` : "nothing rejected";
 }
 
 const SENTENCES = [
@@ -209,6 +227,7 @@ export const FORMATS: readonly FuzzFormat[] = [
       "--output",
       `${rel}/out`,
     ],
+    explain: rejected,
   },
   {
     name: "jsonl.gz",
@@ -229,6 +248,7 @@ export const FORMATS: readonly FuzzFormat[] = [
       "--output",
       `${rel}/out`,
     ],
+    explain: rejected,
   },
   {
     name: "crawl.yaml",

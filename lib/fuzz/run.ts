@@ -40,6 +40,8 @@ export interface CaseResult {
   seconds: number;
   /** The case folder (kept for everything but clean refusals unless asked). */
   dir?: string;
+  /** For an accepted case: what the task did with the damage, where the format can tell. */
+  note?: string;
 }
 
 /** Options of {@linkcode fuzzFormat}. */
@@ -56,6 +58,8 @@ export interface FuzzOptions {
   heapMb?: number;
   /** Keep every case folder (default: only those that were not refused cleanly). */
   keepAll?: boolean;
+  /** Run only this case (to reproduce one). */
+  only?: number;
   onCase?: (r: CaseResult) => void;
 }
 
@@ -166,6 +170,7 @@ export async function runCase(
     line: line.slice(0, 300),
     seconds: Math.round((performance.now() - t0) / 10) / 100,
   };
+  if (outcome === "accepted" && format.explain) r.note = await format.explain(dir);
   if (o.keepAll || (outcome !== "clean" && outcome !== "accepted")) r.dir = dir;
   else await Deno.remove(dir, { recursive: true });
   return r;
@@ -175,10 +180,11 @@ export async function runCase(
 export async function fuzzFormat(format: FuzzFormat, o: FuzzOptions): Promise<CaseResult[]> {
   const example = await buildExample(format, o.base);
   const results: CaseResult[] = [];
+  const indices = o.only !== undefined ? [o.only] : Array.from({ length: o.cases }, (_, i) => i);
   let next = 0;
   const worker = async () => {
-    while (next < o.cases) {
-      const i = next++;
+    while (next < indices.length) {
+      const i = indices[next++];
       const r = await runCase(format, example, i, o);
       results.push(r);
       o.onCase?.(r);

@@ -38,6 +38,39 @@ async function _createTemp(tmp: string, path: string): Promise<Deno.FsFile> {
   }
 }
 
+/** The name {@linkcode tempPathFor} gives: `.<name>.<pid>.<random>.tmp`. */
+const TEMP_NAME = /^\.(.+)\.(\d+)\.[0-9a-z]+\.tmp$/;
+
+/** The file a temporary path of {@linkcode tempPathFor} is to become, or undefined for another path. */
+export function targetOfTemp(path: string): string | undefined {
+  const m = TEMP_NAME.exec(basename(path));
+  return m ? join(dirname(path), m[1]) : undefined;
+}
+
+/**
+ * Deletes, under `dir`, the temporary files that killed runs left behind (any but this process's
+ * own open ones); call it once a resumed job has finished. Returns how many were removed.
+ */
+export async function removeStaleTemps(dir: string): Promise<number> {
+  let removed = 0;
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return 0;
+    throw err;
+  }
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory) removed += await removeStaleTemps(p);
+    else if (e.isFile && TEMP_NAME.test(e.name) && !_openTemps.has(p)) {
+      await Deno.remove(p).catch(() => {});
+      removed++;
+    }
+  }
+  return removed;
+}
+
 /** Returns a temporary path beside `path` (same folder, so the final rename is atomic). */
 export function tempPathFor(path: string): string {
   const rand = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);

@@ -15,6 +15,7 @@
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "./errors.ts";
+import { targetOfTemp } from "./atomic.ts";
 
 /** What a call does to a path: read it, or create, change or delete it. */
 export type Access = "read" | "write";
@@ -117,8 +118,7 @@ export function diskError(err: unknown, path: string | URL): UserError | undefin
   const code = (err as { code?: string })?.code;
   let p = path instanceof URL ? fileURLToPath(path) : path;
   // a temporary file of lib/io/atomic.ts: name the file it was to become
-  const tmp = /^\.(.+)\.\d+\.[0-9a-z]+\.tmp$/.exec(basename(p));
-  if (tmp) p = join(dirname(p), tmp[1]);
+  p = targetOfTemp(p) ?? p;
   if (code === "ENOSPC" || code === "EDQUOT") {
     return new UserError(`${p}: no space left on the device (free some space or write elsewhere)`);
   }

@@ -89,6 +89,9 @@ const MAX_DIMS: Record<string, number> = {
   max_position_embeddings: 1 << 22,
 };
 
+/** The `torch_dtype` names a Llama checkpoint may declare. */
+const TORCH_DTYPES = ["float32", "float16", "bfloat16", "float64", "float8_e4m3fn", "float8_e5m2"];
+
 function _show(v: unknown): string {
   let s: string;
   try {
@@ -164,6 +167,24 @@ export function parseLlamaConfig(raw: unknown, source = "config.json"): LlamaCon
       bad(k, `expected a string, got ${_show(o[k])}`);
     }
   }
+  for (
+    const k of [
+      "model_type",
+      "architectures",
+      "hidden_act",
+      "pretraining_tp",
+      "rms_norm_eps",
+      "rope_theta",
+      "hidden_size",
+      "intermediate_size",
+      "num_attention_heads",
+      "num_hidden_layers",
+      "vocab_size",
+      "tie_word_embeddings",
+    ]
+  ) {
+    if (o[k] === null) bad(k, "null; give a value or leave the field out");
+  }
   const mt = o.model_type ?? "llama";
   if (mt !== "llama") bad("model_type", `expected "llama", got ${_show(mt)}`);
   const arch = o.architectures ?? ["LlamaForCausalLM"];
@@ -238,7 +259,9 @@ export function parseLlamaConfig(raw: unknown, source = "config.json"): LlamaCon
     if (ids.some((id) => (id as number) >= V)) bad(k, `a token id ≥ vocab_size ${V}`);
   }
   const dtype = o.torch_dtype ?? o.dtype ?? "float32";
-  if (typeof dtype !== "string") bad("torch_dtype", "expected a string");
+  if (typeof dtype !== "string" || !TORCH_DTYPES.includes(dtype)) {
+    bad("torch_dtype", `expected one of ${TORCH_DTYPES.join(", ")}, got ${_show(dtype)}`);
+  }
   return {
     architectures: ["LlamaForCausalLM"],
     model_type: "llama",

@@ -314,6 +314,7 @@ export async function posttrain(
       `${latest.path}: the run's options changed since this checkpoint; resume with the same config`,
     );
   }
+  if (latest) await run.dropMetricsAfter(latest.state.step);
   const init = await loadModel(opts.init_from);
   const cfg = latest?.cfg ?? init.cfg;
   const engine: Engine = await createEngine(opts.engine, {

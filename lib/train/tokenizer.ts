@@ -87,15 +87,32 @@ function _checkIds(json: Record<string, unknown>, source: string): void {
   const ids: [string, unknown][] = [];
   const model = json.model as Record<string, unknown> | undefined;
   const vocab = model?.vocab;
+  const inVocab = new Map<unknown, string>();
   if (vocab && typeof vocab === "object" && !Array.isArray(vocab)) {
-    for (const e of Object.entries(vocab as Record<string, unknown>)) ids.push(e);
+    for (const e of Object.entries(vocab as Record<string, unknown>)) {
+      const other = inVocab.get(e[1]);
+      if (other !== undefined) {
+        throw new UserError(
+          `${source}: tokens ${JSON.stringify(other).slice(0, 30)} and ${
+            JSON.stringify(e[0]).slice(0, 30)
+          } share id ${e[1]}; each id names one token`,
+        );
+      }
+      inVocab.set(e[1], e[0]);
+      ids.push(e);
+    }
   }
   if (Array.isArray(json.added_tokens)) {
-    for (const t of json.added_tokens) {
-      ids.push([
-        String((t as Record<string, unknown>)?.content),
-        (t as Record<string, unknown>)?.id,
-      ]);
+    for (const [i, t] of (json.added_tokens as Record<string, unknown>[]).entries()) {
+      if (!t || typeof t !== "object" || typeof t.content !== "string") {
+        throw new UserError(`${source}: added_tokens[${i}]: expected {id, content, …}`);
+      }
+      for (const k of ["special", "lstrip", "rstrip", "normalized", "single_word"]) {
+        if (t[k] !== undefined && typeof t[k] !== "boolean") {
+          throw new UserError(`${source}: added_tokens[${i}].${k}: expected true or false`);
+        }
+      }
+      ids.push([t.content, t.id]);
     }
   }
   let maxId = -1;

@@ -221,6 +221,8 @@ export async function readArpa(path: string): Promise<NgramModel> {
       if (parts.length === k + 2) {
         b = Number(parts[k + 1]);
         if (!Number.isFinite(b)) fail(no, `backoff "${parts[k + 1]}" is not a number`);
+        // a log10 backoff weight beyond ±100 (a factor of 10^100) is damage, not a model
+        if (Math.abs(b) > 100) fail(no, `log10 backoff ${b} is out of range (±100)`);
       }
       const i = seen;
       if (k === 1) {
