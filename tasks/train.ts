@@ -243,6 +243,7 @@ if (import.meta.main) {
       const r = await tokenizeToShard(tok, positionals, o.output, {
         mode: progressMode(quiet),
         maxDocs: o.max_docs,
+        source: o.tokenizer,
       });
       console.log(
         `${o.output}: ${r.docs} documents, ${r.tokens} tokens (${

@@ -239,8 +239,9 @@ export function validateTask(raw: unknown, file: string): TaskConfig {
   if (gen.until !== undefined && !_typeOk("string[]", gen.until)) {
     throw new UserError(`${file}: generation_kwargs.until: expected a list of strings`);
   }
-  if (gen.max_gen_toks !== undefined && !(Number.isInteger(gen.max_gen_toks))) {
-    throw new UserError(`${file}: generation_kwargs.max_gen_toks: expected an integer`);
+  const maxGen = gen.max_gen_toks as number;
+  if (maxGen !== undefined && !(Number.isInteger(maxGen) && maxGen >= 1 && maxGen <= 1 << 16)) {
+    throw new UserError(`${file}: generation_kwargs.max_gen_toks: expected an integer in 1…65536`);
   }
   const filters = ((r.filter_list ?? []) as Record<string, unknown>[]).map((f, i) => {
     _checkKeys(file, `filter_list[${i}]`, f, ["name", "filter"]);
