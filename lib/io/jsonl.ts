@@ -368,6 +368,9 @@ export class JsonlWriter {
       this.#piped = ts.readable.pipeTo(file.writable);
       this.#writer = ts.writable.getWriter();
     }
+    // a failed write (a full disk) surfaces through write() and close(); never as an unhandled
+    // rejection of the pipe that ends the process with a stack trace
+    this.#piped.catch(() => {});
   }
 
   /** Opens a writer for `path` (its folder must exist). */
