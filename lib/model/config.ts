@@ -253,10 +253,12 @@ export function parseLlamaConfig(raw: unknown, source = "config.json"): LlamaCon
     eos = o.eos_token_id as number[];
   } else eos = tokenId("eos_token_id");
   tokenId("pad_token_id");
+  tokenId("bos_token_id");
   const V = int("vocab_size");
   for (const k of ["bos_token_id", "eos_token_id", "pad_token_id"]) {
+    // every id is a checked safe integer by now: the comparison never coerces a nested list
     const ids = ([] as unknown[]).concat(o[k] ?? []);
-    if (ids.some((id) => (id as number) >= V)) bad(k, `a token id ≥ vocab_size ${V}`);
+    if (ids.some((id) => typeof id === "number" && id >= V)) bad(k, `a token id ≥ vocab_size ${V}`);
   }
   const dtype = o.torch_dtype ?? o.dtype ?? "float32";
   if (typeof dtype !== "string" || !TORCH_DTYPES.includes(dtype)) {
