@@ -10,7 +10,7 @@
  */
 
 import { UserError } from "../io/errors.ts";
-import { parseYamlText } from "../io/yaml.ts";
+import { readYamlFile } from "../io/yaml.ts";
 import { DEFAULT_LINE_LIMITS, setLineLimits } from "../io/jsonl.ts";
 
 /** The type of one option. `any` is for structured config (lists of steps, …): give `validate`. */
@@ -216,14 +216,7 @@ export async function readConfigFile(
   path: string,
   options: OptionsSpec,
 ): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw new UserError(`${path}: no such config file`);
-    throw err;
-  }
-  const doc = parseYamlText(text, path);
+  const doc = await readYamlFile(path, "config file");
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== "object" || Array.isArray(doc)) {
     throw new UserError(`${path}: expected a mapping of option: value at the top level`);

@@ -16,7 +16,7 @@
  */
 
 import { UserError } from "../io/errors.ts";
-import { parseYamlText } from "../io/yaml.ts";
+import { readYamlFile } from "../io/yaml.ts";
 import { RowTemplate } from "./template.ts";
 
 /** How a task asks the model. */
@@ -341,13 +341,14 @@ function _compile(file: string, field: string, src: string) {
 
 /** Reads and validates one task file. */
 export async function readTaskFile(path: string): Promise<TaskConfig> {
-  let text: string;
+  let raw: unknown;
   try {
-    text = await Deno.readTextFile(path);
+    raw = await readYamlFile(path, "task file");
   } catch (err) {
+    if (err instanceof UserError) throw err;
     throw new UserError(`${path}: cannot read task file (${(err as Error).message})`);
   }
-  return validateTask(parseYamlText(text, path), path);
+  return validateTask(raw, path);
 }
 
 /** Lists task files: a `.yaml` file as is, or every `*.yaml` under a folder (sorted). */

@@ -262,6 +262,7 @@ export function validateDoc(value: Record<string, unknown>): string | undefined 
   if (typeof value.id !== "string" && typeof value.id !== "number") {
     return `field "id": expected a string, got ${_typeName(value.id)}`;
   }
+  if (value.id === "") return `field "id": empty (every document needs an identifier)`;
   if (typeof value.text !== "string") {
     return `field "text": expected a string, got ${_typeName(value.text)}`;
   }

@@ -34,6 +34,32 @@ export function parseYamlText(text: string, file: string): unknown {
   return doc;
 }
 
+const _utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * Reads a YAML file: a missing file, bytes that are not UTF-8 and bad YAML are one-line errors.
+ * `what` names the kind of file in the error ("config file", "task file").
+ */
+export async function readYamlFile(path: string, what = "file"): Promise<unknown> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) throw new UserError(`${path}: no such ${what}`);
+    if (err instanceof Deno.errors.IsADirectory) {
+      throw new UserError(`${path}: a folder, not a ${what}`);
+    }
+    throw err;
+  }
+  let text: string;
+  try {
+    text = _utf8.decode(bytes);
+  } catch {
+    throw new UserError(`${path}: not valid UTF-8 (a damaged or binary ${what}?)`);
+  }
+  return parseYamlText(text, path);
+}
+
 function _check(v: unknown, file: string, path: string[], open: Set<unknown>): void {
   if (v === null || typeof v !== "object") return;
   const where = path.length ? `field "${path.join(".")}"` : "the top level";

@@ -79,6 +79,42 @@ export function tokenizerFromJson(
   };
 }
 
+/** The tokenizer models of Hugging Face's tokenizer.json. */
+const MODEL_TYPES = ["BPE", "WordPiece", "Unigram", "WordLevel"];
+
+/** Fields of tokenizer.json components that are true or false wherever they appear. */
+const FLAG_KEYS = new Set([
+  "fuse_unk",
+  "byte_fallback",
+  "ignore_merges",
+  "trim_offsets",
+  "add_prefix_space",
+  "use_regex",
+  "lowercase",
+  "clean_text",
+  "handle_chinese_chars",
+  "invert",
+]);
+
+/** Refuses a flag of a normalizer, pre-tokenizer, model, post-processor or decoder that is not a boolean. */
+function _checkFlags(json: Record<string, unknown>, source: string): void {
+  const stack: [unknown, string][] = [];
+  for (const k of ["normalizer", "pre_tokenizer", "post_processor", "decoder", "model"]) {
+    stack.push([json[k], k]);
+  }
+  while (stack.length) {
+    const [v, at] = stack.pop()!;
+    if (v === null || typeof v !== "object" || at.split(".").length > 32) continue;
+    for (const [k, x] of Object.entries(v)) {
+      if (at === "model" && (k === "vocab" || k === "merges")) continue;
+      if (FLAG_KEYS.has(k) && typeof x !== "boolean") {
+        throw new UserError(`${source}: ${at}.${k}: expected true or false`);
+      }
+      if (x !== null && typeof x === "object") stack.push([x, `${at}.${k}`]);
+    }
+  }
+}
+
 /**
  * Refuses ids that are not integers in 0…MAX_TOKEN_ID−1, or that leave most of the id range empty,
  * before the library sizes its tables by the largest id.
@@ -86,6 +122,16 @@ export function tokenizerFromJson(
 function _checkIds(json: Record<string, unknown>, source: string): void {
   const ids: [string, unknown][] = [];
   const model = json.model as Record<string, unknown> | undefined;
+  if (model && typeof model === "object" && model.type !== undefined) {
+    if (typeof model.type !== "string" || !MODEL_TYPES.includes(model.type)) {
+      throw new UserError(
+        `${source}: model.type: expected one of ${MODEL_TYPES.join(", ")}, got ${
+          String(JSON.stringify(model.type)).slice(0, 30)
+        }`,
+      );
+    }
+  }
+  _checkFlags(json, source);
   const vocab = model?.vocab;
   const inVocab = new Map<unknown, string>();
   if (vocab && typeof vocab === "object" && !Array.isArray(vocab)) {
