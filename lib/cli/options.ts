@@ -11,6 +11,7 @@
 
 import { UserError } from "../io/errors.ts";
 import { readYamlFile } from "../io/yaml.ts";
+import { checkPath } from "../io/sandbox.ts";
 import { DEFAULT_LINE_LIMITS, setLineLimits } from "../io/jsonl.ts";
 
 /** The type of one option. `any` is for structured config (lists of steps, …): give `validate`. */
@@ -32,6 +33,11 @@ export interface OptionSpec {
   validate?: (value: unknown) => string | undefined;
   /** Must be given (by config or flag). */
   required?: boolean;
+  /**
+   * A path the command reads or writes: checked where it really leads right after parsing, so a
+   * link out of the task's folders is refused before any work (see lib/io/sandbox.ts).
+   */
+  path?: "read" | "write";
 }
 
 /** The options of a command, keyed by their snake_case name. */
@@ -185,6 +191,12 @@ export async function parseCommand<S extends OptionsSpec>(
           `missing option ${toFlag(key)}: give --${toFlag(key)} or "${key}:" in the --config file`,
         );
       }
+    }
+  }
+  if (!help) {
+    for (const [key, opt] of Object.entries(spec.options)) {
+      const v = resolved[key];
+      if (opt.path && typeof v === "string" && v !== "") checkPath(v, opt.path);
     }
   }
   const {
