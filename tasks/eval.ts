@@ -148,6 +148,21 @@ async function _files(positionals: string[]): Promise<string[]> {
   return (await Promise.all(positionals.map(listTaskFiles))).flat();
 }
 
+/** Refuses (before any run folder exists) when not one of the task files is valid. */
+async function _someValid(files: string[]): Promise<void> {
+  let first: UserError | undefined;
+  for (const f of files) {
+    try {
+      await readTaskFile(f);
+      return;
+    } catch (err) {
+      if (!(err instanceof UserError)) throw err;
+      first ??= err;
+    }
+  }
+  if (first) throw first;
+}
+
 function _usage(): string {
   return [
     "deno task eval SUBCOMMAND [options]",
@@ -169,6 +184,7 @@ if (import.meta.main) {
       const p = await parseOrHelp(runSpec, args);
       if (!p) return;
       const o = p.options;
+      await _someValid(await _files(p.positionals));
       const model = await createModel({
         backend: o.backend,
         trainText: o.train_text,
@@ -222,6 +238,12 @@ if (import.meta.main) {
         progress: progressMode(p.quiet),
       });
       await run.finish({ tasks: results.length, skipped_tasks: skipped.length });
+      if (skipped.length && results.length === 0) {
+        const s = skipped[0];
+        throw new UserError(
+          `no task could be evaluated (${skipped.length} skipped; the first, ${s.file}: ${s.reason})`,
+        );
+      }
       console.log(await Deno.readTextFile(run.path("results.md")));
       console.log(`run folder: ${run.dir}`);
       return 0;
@@ -290,7 +312,7 @@ if (import.meta.main) {
           if (skipped.length) bad++;
         } catch (err) {
           if (!(err instanceof UserError)) throw err;
-          console.log(`error: ${err.message}`);
+          console.error(`error: ${err.message}`);
           bad++;
         }
       }

@@ -6,6 +6,7 @@
  */
 
 import { dispatchSubcommand, parseOrHelp, runMain, type Subcommand } from "../lib/cli/main.ts";
+import { removeStaleTemps } from "../lib/io/atomic.ts";
 import { UserError } from "../lib/io/errors.ts";
 import { listDocFiles } from "../lib/io/jsonl.ts";
 import { Progress, progressMode } from "../lib/cli/progress.ts";
@@ -212,6 +213,8 @@ export const FILTER_SUBCOMMANDS: Record<string, Subcommand> = {
       }
       const report = await runner.runAll(options.world);
       progress.done();
+      const stale = await removeStaleTemps(run.dir);
+      if (stale) run.log(`removed ${stale} temporary file(s) left by an interrupted run`);
       await run.finish({ report });
       console.log(reportText(report, run.dir));
       return 0;

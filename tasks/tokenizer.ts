@@ -50,6 +50,7 @@ const trainSpec = {
     ...corpusOptions,
     output: {
       type: "string",
+      path: "write",
       description: "output folder (default: a new runs/tokenizer-<time>/)",
     },
     add: {

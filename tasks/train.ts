@@ -326,6 +326,7 @@ async function runTokenize(
       mode: progressMode(quiet),
       maxDocs: o.max_docs,
       shard: r === null ? undefined : { index: r, count: world! },
+      source: o.tokenizer,
     });
     console.log(
       `${path}: ${res.docs} documents, ${res.tokens} tokens (${

@@ -85,3 +85,39 @@ export const crawlBench: BenchSuite = {
     }
   },
 };
+
+/** A page of `n` links, inline in the body (the shape that made extraction quadratic). */
+export function manyLinksPage(n: number): string {
+  const links = Array.from({ length: n }, (_, i) => `<a href="/p/${i}.html">링크 ${i}</a> `);
+  return `<html><body><p>본문입니다. 한국어 글입니다.</p>${links.join("")}</body></html>`;
+}
+
+/** The extract suite: extraction time against the number of links on one page (linear?). */
+export const extractBench: BenchSuite = {
+  name: "extract",
+  summary: "crawl extraction time of one page against its number of links (10k, 40k)",
+  async *run(ctx): AsyncIterable<BenchResult> {
+    await Promise.resolve();
+    const sizes = ctx.quick ? [2_500, 10_000] : [10_000, 40_000];
+    const seconds: number[] = [];
+    for (const n of sizes) {
+      const html = manyLinksPage(n);
+      const t0 = performance.now();
+      const page = extractPage(html, "http://example.com/");
+      seconds.push((performance.now() - t0) / 1000);
+      ctx.log(`extract: ${n} links → ${page.links.length} in ${seconds.at(-1)!.toFixed(2)} s`);
+      yield {
+        name: `extract a page of ${n} links`,
+        value: seconds.at(-1)!,
+        unit: "s",
+        note: `${(html.length / 1024).toFixed(0)} KB of HTML`,
+      };
+    }
+    yield {
+      name: `extraction time ×${sizes[1] / sizes[0]} links`,
+      value: seconds[1] / seconds[0],
+      unit: "×",
+      note: `linear: about ${sizes[1] / sizes[0]}; quadratic: about ${(sizes[1] / sizes[0]) ** 2}`,
+    };
+  },
+};

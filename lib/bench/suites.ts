@@ -5,7 +5,7 @@
  */
 
 import type { BenchSuite } from "./harness.ts";
-import { crawlBench } from "./crawl_bench.ts";
+import { crawlBench, extractBench } from "./crawl_bench.ts";
 import { ioBench } from "./io_bench.ts";
 import { gemmBench } from "./gemm_bench.ts";
 import { attentionBench } from "./attention_bench.ts";
@@ -19,6 +19,7 @@ import { tokenizerBench } from "../tokenizer/tokenizer_bench.ts";
 /** The suites `deno task bench` knows. */
 export const BENCH_SUITES: BenchSuite[] = [
   crawlBench,
+  extractBench,
   ioBench,
   gemmBench,
   attentionBench,

@@ -6,6 +6,8 @@
  */
 
 import { UserError } from "../io/errors.ts";
+import { installPathGuard } from "../io/sandbox.ts";
+import { removeOpenTempFiles } from "../io/atomic.ts";
 import {
   type CommandSpec,
   helpText,
@@ -19,12 +21,15 @@ export const EXIT_USAGE = 2;
 
 /**
  * Runs `fn` as a task's main: a {@linkcode UserError} becomes `error: <message>` and exit 2.
+ * Every path the task touches is first checked where it really leads (symbolic links resolved).
  */
 export async function runMain(fn: () => Promise<void | number>): Promise<never> {
+  installPathGuard();
   try {
     const code = await fn();
     Deno.exit(typeof code === "number" ? code : 0);
   } catch (err) {
+    removeOpenTempFiles();
     if (err instanceof UserError) {
       console.error(`error: ${err.message}`);
       Deno.exit(EXIT_USAGE);

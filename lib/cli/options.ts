@@ -9,8 +9,10 @@
  * @module
  */
 
-import { parse as parseYaml } from "yaml";
 import { UserError } from "../io/errors.ts";
+import { readYamlFile } from "../io/yaml.ts";
+import { checkPath } from "../io/sandbox.ts";
+import { DEFAULT_LINE_LIMITS, setLineLimits } from "../io/jsonl.ts";
 
 /** The type of one option. `any` is for structured config (lists of steps, …): give `validate`. */
 export type OptionType = "string" | "number" | "integer" | "boolean" | "string[]" | "any";
@@ -31,6 +33,11 @@ export interface OptionSpec {
   validate?: (value: unknown) => string | undefined;
   /** Must be given (by config or flag). */
   required?: boolean;
+  /**
+   * A path the command reads or writes: checked where it really leads right after parsing, so a
+   * link out of the task's folders is refused before any work (see lib/io/sandbox.ts).
+   */
+  path?: "read" | "write";
 }
 
 /** The options of a command, keyed by their snake_case name. */
@@ -75,6 +82,18 @@ const COMMON: OptionsSpec = {
   config: { type: "string", description: "YAML config file (keys are the options in snake_case)" },
   quiet: { type: "boolean", default: false, short: "q", description: "no progress output" },
   help: { type: "boolean", default: false, short: "h", description: "show this help" },
+  max_line_bytes: {
+    type: "integer",
+    default: DEFAULT_LINE_LIMITS.maxLineBytes,
+    min: 1,
+    description: "longer input lines are rejected (JSONL: to rejects/, with their size)",
+  },
+  encoding_errors: {
+    type: "string",
+    default: DEFAULT_LINE_LIMITS.encodingErrors,
+    choices: ["replace", "reject"],
+    description: "input lines not valid UTF-8: read with U+FFFD and counted, or rejected",
+  },
 };
 
 const toFlag = (key: string) => key.replaceAll("_", "-");
@@ -138,11 +157,11 @@ export async function parseCommand<S extends OptionsSpec>(
     }
     let key = toKey(name);
     let negated = false;
-    if (!(key in all) && key.startsWith("no_") && all[key.slice(3)]?.type === "boolean") {
+    if (!_own(all, key) && key.startsWith("no_") && _own(all, key.slice(3))?.type === "boolean") {
       key = key.slice(3);
       negated = true;
     }
-    const opt = all[key];
+    const opt = _own(all, key);
     if (!opt) {
       throw new UserError(`unknown flag --${name}${_suggest(key, all, toFlag, "--")} (see --help)`);
     }
@@ -179,6 +198,9 @@ export async function parseCommand<S extends OptionsSpec>(
   for (const [key, value] of flagValues) resolved[key] = value;
   if (!help) {
     for (const [key, opt] of Object.entries(spec.options)) {
+      if (opt.required && resolved[key] === "") {
+        throw new UserError(`--${toFlag(key)}: empty; give a value`);
+      }
       if (opt.required && resolved[key] === undefined) {
         throw new UserError(
           `missing option ${toFlag(key)}: give --${toFlag(key)} or "${key}:" in the --config file`,
@@ -186,7 +208,24 @@ export async function parseCommand<S extends OptionsSpec>(
       }
     }
   }
-  const { quiet, help: _h, config: _c, ...options } = resolved;
+  if (!help) {
+    for (const [key, opt] of Object.entries(spec.options)) {
+      const v = resolved[key];
+      if (opt.path && typeof v === "string" && v !== "") checkPath(v, opt.path);
+    }
+  }
+  const {
+    quiet,
+    help: _h,
+    config: _c,
+    max_line_bytes: maxLineBytes,
+    encoding_errors: encodingErrors,
+    ...options
+  } = resolved;
+  setLineLimits({
+    maxLineBytes: maxLineBytes as number,
+    encodingErrors: encodingErrors as "replace" | "reject",
+  });
   return {
     options: options as Resolved<S>,
     positionals,
@@ -204,27 +243,14 @@ export async function readConfigFile(
   path: string,
   options: OptionsSpec,
 ): Promise<Record<string, unknown>> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) throw new UserError(`${path}: no such config file`);
-    throw err;
-  }
-  let doc: unknown;
-  try {
-    doc = parseYaml(text);
-  } catch (err) {
-    const msg = (err as Error).message.split("\n")[0];
-    throw new UserError(`${path}: not valid YAML: ${msg}`);
-  }
+  const doc = await readYamlFile(path, "config file");
   if (doc === null || doc === undefined) return {};
   if (typeof doc !== "object" || Array.isArray(doc)) {
     throw new UserError(`${path}: expected a mapping of option: value at the top level`);
   }
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(doc as Record<string, unknown>)) {
-    const opt = options[key];
+    const opt = _own(options, key);
     if (!opt) {
       throw new UserError(
         `${path}: unknown field "${key}"${_suggest(key, options, (k) => `"${k}"`, "")}`,
@@ -254,6 +280,10 @@ export function checkValue(opt: OptionSpec, value: unknown): string | undefined 
       if (opt.type === "integer" && !Number.isInteger(value)) return what + range;
       if (opt.min !== undefined && value < opt.min) return what + range;
       if (opt.max !== undefined && value > opt.max) return what + range;
+      // no count in Jikji is meant to exceed what a 32-bit index holds
+      if (opt.type === "integer" && opt.max === undefined && Math.abs(value) > 2 ** 31 - 1) {
+        return `${what}${range} below 2^31`;
+      }
       break;
     }
     case "boolean":
@@ -320,6 +350,11 @@ function _fromFlag(flag: string, opt: OptionSpec, raw: string | boolean): unknow
   const problem = checkValue(opt, value);
   if (problem) throw new UserError(`${flag}: expected ${problem}, got ${_show(raw)}`);
   return value;
+}
+
+/** `options[key]` when it is the spec's own (never `constructor`, `toString`, … inherited). */
+function _own(options: OptionsSpec, key: string): OptionSpec | undefined {
+  return Object.hasOwn(options, key) ? options[key] : undefined;
 }
 
 function _rangeText(opt: OptionSpec): string {

@@ -111,10 +111,10 @@ Deno.test("parseCommand() refuses arguments beyond the positionals the spec name
 Deno.test("helpText() names subcommands, or the values of a positional list, as they exist", () => {
   const subs = { ...spec, positionals: undefined, subcommands: { run: "runs" } };
   assert.match(helpText(subs), /^usage: deno task demo \[SUBCOMMAND\] \[OPTIONS\]$/m);
-  assert.match(helpText(subs), /^subcommands:\n  run /m);
+  assert.match(helpText(subs), /^subcommands:\n {2}run /m);
   const suites = { ...spec, positionals: "[SUITE…]", subcommands: { io: "reader speed" } };
   assert.match(helpText(suites), /^usage: deno task demo \[OPTIONS\] \[SUITE…\]$/m);
-  assert.match(helpText(suites), /^SUITE:\n  io /m);
+  assert.match(helpText(suites), /^SUITE:\n {2}io /m);
 });
 
 Deno.test("parseCommand() refuses unknown and mistyped flags", async () => {
@@ -162,4 +162,26 @@ Deno.test("parseCommand() requires required options", async () => {
   } as const;
   assert.match(await errorOf(parseCommand(req, [])), /missing option repo/);
   assert.equal((await parseCommand(req, ["--repo", "a/b"])).options.repo, "a/b");
+});
+
+Deno.test("parseCommand() refuses keys and flags named like inherited members (constructor, __proto__, …)", async () => {
+  const spec = {
+    name: "t",
+    summary: "t",
+    options: { max_pages: { type: "integer", default: 1, description: "pages" } },
+  } as const;
+  const dir = await Deno.makeTempDir();
+  for (const key of ["constructor", "toString", "hasOwnProperty", "valueOf", "__proto__"]) {
+    await assert.rejects(
+      () => parseCommand(spec, [`--${key}`, "1"]),
+      new RegExp(`unknown flag --${key}`),
+    );
+    await Deno.writeTextFile(`${dir}/c.yaml`, `${key}: 1\n`);
+    await assert.rejects(
+      () => parseCommand(spec, ["--config", `${dir}/c.yaml`]),
+      new RegExp(`unknown field "${key}"`),
+    );
+  }
+  await Deno.writeTextFile(`${dir}/c.yaml`, "max_pages: &a [*a]\n");
+  await assert.rejects(() => parseCommand(spec, ["--config", `${dir}/c.yaml`]), /a YAML alias/);
 });

@@ -13,6 +13,7 @@
 import { DOMParser } from "linkedom";
 import {
   blockText,
+  childrenOf,
   dropGeneratedNavigation,
   dropRepeatedTitle,
   type TextNodeLike,
@@ -86,7 +87,20 @@ const BOILERPLATE = [
   "[hidden]",
 ].join(",");
 
-const PRUNABLE = "div,section,ul,ol,dl,table,tbody,tr,td,li,p,span";
+const PRUNABLE = new Set([
+  "DIV",
+  "SECTION",
+  "UL",
+  "OL",
+  "DL",
+  "TABLE",
+  "TBODY",
+  "TR",
+  "TD",
+  "LI",
+  "P",
+  "SPAN",
+]);
 
 export { hangulRatio } from "../data/hangul.ts";
 
@@ -116,6 +130,45 @@ function _dropShortRuns(text: string): string {
 }
 
 /**
+ * Removes each block under `root` (not `root` itself) holding at least two links whose link text
+ * is at least `maxDensity` of its text, inner blocks first, so a removed menu no longer counts in
+ * the blocks around it. One post-order pass: linear in the size of the tree, however many links
+ * or however deep the nesting.
+ */
+function _pruneLinkDense(root: El, maxDensity: number): void {
+  // per element: [anchors, linked chars, all chars] of what remains under it
+  const stats = new Map<El, [number, number, number]>();
+  const doomed: El[] = [];
+  const stack: [El, boolean][] = [[root, false]];
+  while (stack.length) {
+    const [node, visited] = stack.pop()!;
+    const kids = childrenOf(node);
+    if (!visited) {
+      stack.push([node, true]);
+      for (const c of kids) if (c.nodeType === 1) stack.push([c, false]);
+      continue;
+    }
+    let anchors = 0, linked = 0, total = 0;
+    for (const c of kids) {
+      if (c.nodeType === 3) total += _len(c.textContent);
+      const s = c.nodeType === 1 ? stats.get(c) : undefined;
+      if (s) [anchors, linked, total] = [anchors + s[0], linked + s[1], total + s[2]];
+    }
+    const name = String(node.nodeName).toUpperCase();
+    if (name === "A") [anchors, linked] = [anchors + 1, linked + total];
+    stats.set(node, [anchors, linked, total]);
+    if (
+      node !== root && PRUNABLE.has(name) && anchors >= 2 && total > 0 &&
+      linked / total >= maxDensity
+    ) {
+      doomed.push(node);
+      stats.set(node, [0, 0, 0]);
+    }
+  }
+  for (const el of doomed) el.remove();
+}
+
+/**
  * Extracts the main text, title and links of `html` fetched from `url`.
  *
  * @example
@@ -129,7 +182,9 @@ function _dropShortRuns(text: string): string {
  * ```
  */
 export function extractPage(html: string, url: string, options: ExtractOptions = {}): Extracted {
-  const doc: El = new DOMParser().parseFromString(html, "text/html");
+  let doc: El = new DOMParser().parseFromString(html, "text/html");
+  // an empty page (or one of nothing but whitespace) parses to no document element at all
+  if (!doc.documentElement) doc = new DOMParser().parseFromString("<html></html>", "text/html");
   const metaRobots = [...doc.querySelectorAll("meta[name]")]
     .filter((m: El) => /^(robots|jikjibot)$/i.test(m.getAttribute("name") ?? ""))
     .map((m: El) => (m.getAttribute("content") ?? "").toLowerCase())
@@ -174,17 +229,7 @@ export function extractPage(html: string, url: string, options: ExtractOptions =
     if (best.n >= 0.5 * _len(root.textContent)) root = best.el;
   }
 
-  const maxDensity = options.maxLinkDensity ?? 0.5;
-  const blocks = [...root.querySelectorAll(PRUNABLE)].reverse(); // inner blocks first
-  for (const el of blocks) {
-    if (!el.isConnected) continue;
-    const anchors = [...el.querySelectorAll("a")];
-    if (anchors.length < 2) continue;
-    const total = _len(el.textContent);
-    if (total === 0) continue;
-    const linked = anchors.reduce((s: number, a: El) => s + _len(a.textContent), 0);
-    if (linked / total >= maxDensity) el.remove();
-  }
+  _pruneLinkDense(root, options.maxLinkDensity ?? 0.5);
 
   const text = dropRepeatedTitle(_dropShortRuns(blockText(root as TextNodeLike)), title);
   const result: Extracted = { title, text, hangulRatio: hangulRatio(text), links, noindex };

@@ -10,6 +10,7 @@
  */
 
 import { tempPathFor } from "../io/atomic.ts";
+import { UserError } from "../io/errors.ts";
 import type { Doc } from "../io/jsonl.ts";
 import type { RobotsEntry } from "./robots.ts";
 
@@ -158,11 +159,60 @@ export async function readJournal(path: string): Promise<JournalEvent[]> {
   for (const line of text.split("\n")) {
     lineNo++;
     if (line === "") continue;
+    let ev: unknown;
+    let why: string | undefined;
     try {
-      events.push(JSON.parse(line));
+      ev = JSON.parse(line);
+      why = _eventProblem(ev);
     } catch {
-      throw new Error(`${path}:${lineNo}: unreadable journal line (the file was edited?)`);
+      why = "not JSON";
     }
+    if (why) {
+      throw new UserError(
+        `${path}:${lineNo}: unreadable journal line (${why}); the journal was edited or damaged: ` +
+          `remove that line, or crawl into a new --out folder`,
+      );
+    }
+    events.push(ev as JournalEvent);
   }
   return events;
+}
+
+const _isQueued = (u: unknown) =>
+  Array.isArray(u) && typeof u[0] === "string" && Number.isSafeInteger(u[1]) && u[1] >= 0;
+
+/** What is wrong with a parsed journal line, or undefined when it has the fields replay uses. */
+function _eventProblem(ev: unknown): string | undefined {
+  if (ev === null || typeof ev !== "object" || Array.isArray(ev)) return "not an object";
+  const e = ev as Record<string, unknown>;
+  const urls = (k: string) =>
+    Array.isArray(e[k]) && (e[k] as unknown[]).every(_isQueued)
+      ? undefined
+      : `"${k}" is not a URL list`;
+  switch (e.k) {
+    case "add":
+      return urls("urls");
+    case "robots":
+      return typeof e.origin === "string" && Number.isFinite(e.status)
+        ? undefined
+        : "a robots entry without its origin or status";
+    case "sitemap":
+      if (typeof e.url !== "string") return `"url" is not a string`;
+      if (!Array.isArray(e.sitemaps) || e.sitemaps.some((x) => typeof x !== "string")) {
+        return `"sitemaps" is not a list of URLs`;
+      }
+      return urls("urls");
+    case "page":
+      if (typeof e.url !== "string" || typeof e.host !== "string") return "a page without url/host";
+      if (!["doc", "skipped", "error"].includes(e.result as string)) return `bad "result"`;
+      if (e.links !== undefined) return urls("links");
+      return undefined;
+    case "shard":
+      return Number.isSafeInteger(e.index) && (e.index as number) >= 0 &&
+          Number.isSafeInteger(e.docs)
+        ? undefined
+        : "a shard without index/docs";
+    default:
+      return `unknown kind ${JSON.stringify(e.k)?.slice(0, 20)}`;
+  }
 }

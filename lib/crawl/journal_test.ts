@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { JournalWriter, type PageEvent, readJournal } from "./journal.ts";
+import { UserError } from "../io/errors.ts";
 
 Deno.test("readJournal() drops a torn last line and cuts the file back", async () => {
   const dir = await Deno.makeTempDir();
@@ -69,5 +70,20 @@ Deno.test("JournalWriter.compact() drops the text of documents already in shards
     w.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("readJournal() refuses a corrupt line in one line naming file:line", async () => {
+  const path = `${await Deno.makeTempDir()}/journal.jsonl`;
+  for (
+    const bad of ['{"k":"page","url":1}', "not json", '{"k":"add","urls":[["x",-1]]}', "[1]"]
+  ) {
+    await Deno.writeTextFile(path, `{"k":"add","urls":[["http://a/",0]]}\n${bad}\n`);
+    await assert.rejects(() => readJournal(path), (err: Error) => {
+      assert.ok(err instanceof UserError, String(err));
+      assert.match(err.message, /journal\.jsonl:2: unreadable journal line \(.+\); /);
+      assert.equal(err.message.split("\n").length, 1);
+      return true;
+    });
   }
 });

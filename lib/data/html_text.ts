@@ -51,9 +51,30 @@ export interface TextNodeLike {
   nodeName: string;
   textContent: string | null;
   childNodes: ArrayLike<TextNodeLike>;
+  firstChild?: TextNodeLike | null;
+  nextSibling?: TextNodeLike | null;
 }
 
-/** Returns the text of `root` with one line per block element (see the module doc). */
+/**
+ * The children of `node` in order. Walks `firstChild`/`nextSibling` where the DOM has them:
+ * linkedom builds `childNodes` afresh on every access, which made a page of many siblings
+ * quadratic.
+ */
+export function childrenOf(node: TextNodeLike): TextNodeLike[] {
+  const out: TextNodeLike[] = [];
+  if ("firstChild" in node) {
+    for (let c = node.firstChild; c; c = c.nextSibling) out.push(c);
+    return out;
+  }
+  const kids = node.childNodes;
+  for (let i = 0; i < kids.length; i++) out.push(kids[i]);
+  return out;
+}
+
+/**
+ * Returns the text of `root` with one line per block element (see the module doc), in time
+ * linear in the page's size however deep it nests (an explicit stack, no recursion).
+ */
 export function blockText(root: TextNodeLike): string {
   const lines: string[] = [];
   let cur = "";
@@ -62,37 +83,54 @@ export function blockText(root: TextNodeLike): string {
     if (t !== "") lines.push(t);
     cur = "";
   };
-  const walk = (node: TextNodeLike, pre: boolean) => {
+  const endPre = () => {
+    // verbatim: the lines as written, only blank lines at either end and trailing spaces trimmed
+    const text = cur.replace(/^\s*\n|\s+$/g, "");
+    cur = "";
+    for (const l of text.split("\n")) lines.push(l.replace(/\s+$/, ""));
+  };
+  // nodes still to visit (with whether they sit inside <pre>), and where a block or <pre> ends
+  type Item = { node: TextNodeLike; pre: boolean } | "end-block" | "end-pre";
+  const stack: Item[] = [{ node: root, pre: false }];
+  while (stack.length) {
+    const item = stack.pop()!;
+    if (item === "end-block") {
+      flush();
+      continue;
+    }
+    if (item === "end-pre") {
+      endPre();
+      continue;
+    }
+    const { node, pre } = item;
     if (node.nodeType === 3) {
       cur += node.textContent ?? "";
-      return;
+      continue;
     }
-    if (node.nodeType !== 1 && node.nodeType !== 9 && node.nodeType !== 11) return;
+    if (node.nodeType !== 1 && node.nodeType !== 9 && node.nodeType !== 11) continue;
     const name = node.nodeName.toUpperCase();
-    if (SKIP.has(name)) return;
+    if (SKIP.has(name)) continue;
+    const kids = childrenOf(node);
+    const visit = (inPre: boolean) => {
+      for (let i = kids.length - 1; i >= 0; i--) stack.push({ node: kids[i], pre: inPre });
+    };
     if (name === "PRE" && !pre) {
       flush();
-      walkChildren(node, true);
-      // verbatim: the lines as written, only blank lines at either end and trailing spaces trimmed
-      const text = cur.replace(/^\s*\n|\s+$/g, "");
-      cur = "";
-      for (const l of text.split("\n")) lines.push(l.replace(/\s+$/, ""));
-      return;
+      stack.push("end-pre");
+      visit(true);
+      continue;
     }
     if (pre) {
       if (name === "BR") cur += "\n";
-      walkChildren(node, true);
-      return;
+      visit(true);
+      continue;
     }
-    const block = BLOCK.has(name);
-    if (block) flush();
-    walkChildren(node, false);
-    if (block) flush();
-  };
-  const walkChildren = (node: TextNodeLike, pre: boolean) => {
-    for (let i = 0; i < node.childNodes.length; i++) walk(node.childNodes[i], pre);
-  };
-  walk(root, false);
+    if (BLOCK.has(name)) {
+      flush();
+      stack.push("end-block");
+    }
+    visit(false);
+  }
   flush();
   return lines.join("\n");
 }

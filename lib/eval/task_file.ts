@@ -15,8 +15,8 @@
  * @module
  */
 
-import { parse as parseYaml } from "yaml";
 import { UserError } from "../io/errors.ts";
+import { parseYamlText } from "../io/yaml.ts";
 import { RowTemplate } from "./template.ts";
 import { METRICS, metricsFor } from "./metric_registry.ts";
 import { PROCESS_DOCS } from "./process_docs.ts";
@@ -189,7 +189,7 @@ function _typeOk(kind: string, v: unknown): boolean {
       case "string[]":
         return Array.isArray(v) && v.every((x) => typeof x === "string");
       case "integer":
-        return Number.isInteger(v);
+        return Number.isSafeInteger(v);
       case "number":
         return typeof v === "number" && Number.isFinite(v);
       case "boolean":
@@ -245,7 +245,7 @@ export function validateTask(raw: unknown, file: string): TaskConfig {
   );
   for (const [k, v] of Object.entries(r)) {
     if (v === undefined) continue;
-    const kind = FIELDS[k];
+    const kind = Object.hasOwn(FIELDS, k) ? FIELDS[k] : undefined;
     if (!kind) {
       throw new UserError(
         `${file}: unknown field "${k}" (known: ${Object.keys(FIELDS).join(", ")})`,
@@ -259,6 +259,14 @@ export function validateTask(raw: unknown, file: string): TaskConfig {
   const need = (k: string) => {
     if (r[k] === undefined) throw new UserError(`${file}: field "${k}" is required`);
   };
+  if (
+    r.num_fewshot !== undefined &&
+    ((r.num_fewshot as number) < 0 || (r.num_fewshot as number) > 10_000)
+  ) {
+    throw new UserError(
+      `${file}: field "num_fewshot": expected 0…10000 examples, got ${r.num_fewshot}`,
+    );
+  }
   need("task");
   const outputType = (r.output_type ?? "generate_until") as OutputType;
   const types: OutputType[] = [
@@ -599,9 +607,10 @@ export async function readYamlWithIncludes(
   const text = await readTextChecked(path, "task file");
   let raw: unknown;
   try {
-    raw = parseYaml(text, { customTags: [_FUNCTION_TAG] });
+    raw = parseYamlText(text, path, { customTags: [_FUNCTION_TAG] });
   } catch (err) {
-    throw new UserError(`${path}: invalid YAML (${(err as Error).message.split("\n")[0]})`);
+    if (err instanceof UserError) throw err;
+    throw new UserError(`${path}: cannot read task file (${(err as Error).message})`);
   }
   if (raw === null || typeof raw !== "object" || Array.isArray(raw)) {
     throw new UserError(`${path}: expected a YAML mapping of task fields`);

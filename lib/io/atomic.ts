@@ -1,12 +1,75 @@
 /**
  * Atomic file writes: data goes to a temporary file beside the target, is flushed to disk, and is
  * renamed over the target. A kill at any moment leaves either the old file or the new one, never a
- * half-written file that later reads as valid.
+ * half-written file that later reads as valid. The temporary file is created new (never opened
+ * through a link planted at its name) and the rename replaces a link at the target, not its target.
  *
  * @module
  */
 
 import { basename, dirname, join } from "node:path";
+import { UserError } from "./errors.ts";
+
+/** Temporary files of this process not yet committed or aborted. */
+const _openTemps = new Set<string>();
+
+/**
+ * Deletes every temporary file this process still has open: called on the way out of a failed
+ * task (a full disk, a bad input), so nothing half-written stays behind.
+ */
+export function removeOpenTempFiles(): void {
+  for (const tmp of _openTemps) {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* already gone */ }
+  }
+  _openTemps.clear();
+}
+
+/** Creates the temporary file `tmp` for `path`; a missing folder is a one-line error. */
+async function _createTemp(tmp: string, path: string): Promise<Deno.FsFile> {
+  try {
+    return await Deno.open(tmp, { write: true, createNew: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) {
+      throw new UserError(`${path}: its folder ${dirname(path)} does not exist (create it first)`);
+    }
+    throw err;
+  }
+}
+
+/** The name {@linkcode tempPathFor} gives: `.<name>.<pid>.<random>.tmp`. */
+const TEMP_NAME = /^\.(.+)\.(\d+)\.[0-9a-z]+\.tmp$/;
+
+/** The file a temporary path of {@linkcode tempPathFor} is to become, or undefined for another path. */
+export function targetOfTemp(path: string): string | undefined {
+  const m = TEMP_NAME.exec(basename(path));
+  return m ? join(dirname(path), m[1]) : undefined;
+}
+
+/**
+ * Deletes, under `dir`, the temporary files that killed runs left behind (any but this process's
+ * own open ones); call it once a resumed job has finished. Returns how many were removed.
+ */
+export async function removeStaleTemps(dir: string): Promise<number> {
+  let removed = 0;
+  let entries: Deno.DirEntry[];
+  try {
+    entries = await Array.fromAsync(Deno.readDir(dir));
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return 0;
+    throw err;
+  }
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory) removed += await removeStaleTemps(p);
+    else if (e.isFile && TEMP_NAME.test(e.name) && !_openTemps.has(p)) {
+      await Deno.remove(p).catch(() => {});
+      removed++;
+    }
+  }
+  return removed;
+}
 
 /** Returns a temporary path beside `path` (same folder, so the final rename is atomic). */
 export function tempPathFor(path: string): string {
@@ -28,7 +91,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
   const tmp = tempPathFor(path);
   const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
   try {
-    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    const file = await _createTemp(tmp, path);
     try {
       let off = 0;
       while (off < bytes.length) off += await file.write(bytes.subarray(off));
@@ -67,7 +130,8 @@ export class AtomicFile {
   /** Opens a temporary file for `path`. */
   static async open(path: string): Promise<AtomicFile> {
     const tmp = tempPathFor(path);
-    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    const file = await _createTemp(tmp, path);
+    _openTemps.add(tmp);
     return new AtomicFile(path, tmp, file);
   }
 
@@ -95,6 +159,7 @@ export class AtomicFile {
     await this.#file.sync();
     this.#file.close();
     await Deno.rename(this.tempPath, this.path);
+    _openTemps.delete(this.tempPath);
   }
 
   /** Closes and deletes the temporary file; the target is untouched. */
@@ -105,5 +170,6 @@ export class AtomicFile {
       this.#file.close();
     } catch { /* already closed */ }
     await Deno.remove(this.tempPath).catch(() => {});
+    _openTemps.delete(this.tempPath);
   }
 }

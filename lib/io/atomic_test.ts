@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { AtomicFile, writeFileAtomic, writeJsonAtomic } from "./atomic.ts";
+import {
+  AtomicFile,
+  removeStaleTemps,
+  targetOfTemp,
+  writeFileAtomic,
+  writeJsonAtomic,
+} from "./atomic.ts";
 
 Deno.test("writeFileAtomic() replaces the file and leaves no temp file", async () => {
   const dir = await Deno.makeTempDir();
@@ -55,4 +61,18 @@ Deno.test("writeFileAtomic() killed mid-write leaves the old file intact", async
   reader.releaseLock();
   await child.stdout.cancel();
   assert.equal(await Deno.readTextFile(path), "old contents\n");
+});
+
+Deno.test("removeStaleTemps() deletes temporary files a killed run left, not open ones", async () => {
+  const dir = await Deno.makeTempDir();
+  await Deno.mkdir(`${dir}/kept`);
+  const stale = `${dir}/kept/.part-00000.jsonl.gz.12345.abc.tmp`;
+  await Deno.writeTextFile(stale, "half");
+  await Deno.writeTextFile(`${dir}/kept/part-00001.jsonl.gz`, "done");
+  const open = await AtomicFile.open(`${dir}/kept/part-00002.jsonl.gz`);
+  assert.equal(await removeStaleTemps(dir), 1);
+  await assert.rejects(() => Deno.stat(stale), Deno.errors.NotFound);
+  await Deno.stat(open.tempPath);
+  await open.abort();
+  assert.equal(targetOfTemp(stale), `${dir}/kept/part-00000.jsonl.gz`);
 });

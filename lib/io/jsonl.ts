@@ -6,6 +6,7 @@
  * @module
  */
 
+import { createGunzip } from "node:zlib";
 import { AtomicFile } from "./atomic.ts";
 import { UserError } from "./errors.ts";
 
@@ -38,16 +39,70 @@ export interface ReadOptions {
   skipLines?: number;
 }
 
+/** What the readers do with lines that are too long or not UTF-8 (set once per task). */
+export interface LineLimits {
+  /** A line longer than this many bytes is a bad line (its size reported), never decoded. */
+  maxLineBytes: number;
+  /**
+   * `replace`: invalid bytes become U+FFFD and the file's count of such lines is reported on
+   * stderr; `reject`: such a line is a bad line (JSONL: it goes to rejects/).
+   */
+  encodingErrors: "replace" | "reject";
+}
+
+/** The default line limits: 16 MiB a line, invalid UTF-8 replaced and counted. */
+export const DEFAULT_LINE_LIMITS: Readonly<LineLimits> = {
+  maxLineBytes: 16 << 20,
+  encodingErrors: "replace",
+};
+
+const _limits: LineLimits = { ...DEFAULT_LINE_LIMITS };
+
+/** Sets the line limits of every reader in this process (tasks: `--max-line-bytes`, `--encoding-errors`). */
+export function setLineLimits(limits: Partial<LineLimits>): void {
+  Object.assign(_limits, limits);
+}
+
 /** True when `path` names a gzip file. */
 export function isGzipPath(path: string): boolean {
   return path.endsWith(".gz");
 }
 
 /**
- * Yields the lines of a text file (gzip by extension), without line terminators, with 1-based
- * line numbers. A trailing empty line is not yielded; a UTF-8 BOM is dropped.
+ * A gunzip transform that reads every member of a multi-member file (`cat a.gz b.gz`), as gzip
+ * itself does; the web DecompressionStream stops at the first.
  */
-export async function* readLines(path: string): AsyncGenerator<[number, string]> {
+export function gunzipStream(): TransformStream<Uint8Array, Uint8Array> {
+  const z = createGunzip();
+  let ctrl!: TransformStreamDefaultController<Uint8Array>;
+  let failed: Error | undefined;
+  z.on("data", (c: Uint8Array) => ctrl.enqueue(new Uint8Array(c)));
+  z.on("error", (e: Error) => failed ??= e);
+  return new TransformStream({
+    start(c) {
+      ctrl = c;
+    },
+    transform(chunk) {
+      if (failed) throw failed;
+      return new Promise<void>((res, rej) =>
+        z.write(chunk, (e) => (e ?? failed) ? rej(e ?? failed) : res())
+      );
+    },
+    flush() {
+      if (failed) throw failed;
+      return new Promise<void>((res, rej) => {
+        z.once("end", () => res());
+        z.once("error", rej);
+        z.end();
+      });
+    },
+  });
+}
+
+/** A raw line: its bytes, or (when over the limit) only its length. */
+type RawLine = [number, Uint8Array | number];
+
+async function* _rawLines(path: string): AsyncGenerator<RawLine> {
   let file: Deno.FsFile;
   try {
     file = await Deno.open(path, { read: true });
@@ -55,41 +110,117 @@ export async function* readLines(path: string): AsyncGenerator<[number, string]>
     if (err instanceof Deno.errors.NotFound) {
       throw new UserError(`${path}: no such file (check the path)`);
     }
+    if (err instanceof Deno.errors.IsADirectory) {
+      throw new UserError(`${path}: a folder, not a file`);
+    }
     throw err;
   }
   let stream: ReadableStream<Uint8Array> = file.readable;
-  if (isGzipPath(path)) {
-    stream = stream.pipeThrough(
-      new DecompressionStream("gzip") as unknown as TransformStream<
-        Uint8Array,
-        Uint8Array
-      >,
-    );
-  }
-  const text = stream.pipeThrough(new TextDecoderStream("utf-8", { ignoreBOM: false }));
-  let carry = "";
+  if (isGzipPath(path)) stream = stream.pipeThrough(gunzipStream());
+  const max = _limits.maxLineBytes;
+  let carry: Uint8Array[] = [];
+  let carryLen = 0;
   let lineNo = 0;
+  const take = (piece: Uint8Array): RawLine => {
+    const len = carryLen + piece.length;
+    const out: RawLine = [++lineNo, len > max ? len : _concat(carry, piece)];
+    carry = [];
+    carryLen = 0;
+    return out;
+  };
   try {
-    for await (const chunk of text) {
-      carry += chunk;
+    for await (const chunk of stream) {
       let start = 0;
       let nl: number;
-      while ((nl = carry.indexOf("\n", start)) >= 0) {
-        let line = carry.slice(start, nl);
-        if (line.endsWith("\r")) line = line.slice(0, -1);
-        yield [++lineNo, line];
+      while ((nl = chunk.indexOf(10, start)) >= 0) {
+        yield take(chunk.subarray(start, nl));
         start = nl + 1;
       }
-      carry = carry.slice(start);
+      const rest = chunk.subarray(start);
+      if (carryLen + rest.length <= max) carry.push(rest.slice());
+      else carry = [];
+      carryLen += rest.length;
     }
   } catch (err) {
-    if (err instanceof TypeError && isGzipPath(path)) {
+    if (err instanceof UserError) throw err;
+    if (isGzipPath(path) && !(err instanceof Deno.errors.NotCapable)) {
       throw new UserError(`${path}: corrupt or truncated gzip data after line ${lineNo}`);
     }
     throw err;
+  } finally {
+    try {
+      file.close();
+    } catch { /* closed by the stream */ }
   }
-  if (carry.endsWith("\r")) carry = carry.slice(0, -1);
-  if (carry.length > 0) yield [++lineNo, carry];
+  if (carryLen > 0) yield take(new Uint8Array(0));
+}
+
+function _concat(parts: Uint8Array[], last: Uint8Array): Uint8Array {
+  if (parts.length === 0) return last;
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, last.length));
+  let off = 0;
+  for (const p of [...parts, last]) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+const _strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const _lenient = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+
+/**
+ * Yields the lines of a text file (gzip by extension, every member), without line terminators,
+ * with 1-based line numbers. A trailing empty line is not yielded; a UTF-8 BOM is dropped. A line
+ * over the byte limit, or (with `encodingErrors: "reject"`) not valid UTF-8, goes to `onBadLine`
+ * or throws a one-line {@linkcode UserError}; with `replace`, the file's count of lines holding
+ * invalid UTF-8 is reported on stderr.
+ */
+export async function* readLines(
+  path: string,
+  options: Pick<ReadOptions, "onBadLine"> = {},
+): AsyncGenerator<[number, string]> {
+  let invalid = 0;
+  for await (const [lineNo, raw] of _rawLines(path)) {
+    if (typeof raw === "number") {
+      await _bad(options, {
+        file: path,
+        line: lineNo,
+        raw: "",
+        reason:
+          `a line of ${raw} bytes, over the limit of ${_limits.maxLineBytes} (--max-line-bytes)`,
+      });
+      continue;
+    }
+    let bytes = raw;
+    if (lineNo === 1 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) {
+      bytes = bytes.subarray(3);
+    }
+    if (bytes.at(-1) === 13) bytes = bytes.subarray(0, -1);
+    let line: string;
+    try {
+      line = _strict.decode(bytes);
+    } catch {
+      line = _lenient.decode(bytes);
+      if (_limits.encodingErrors === "reject") {
+        await _bad(options, {
+          file: path,
+          line: lineNo,
+          raw: line,
+          reason: "not valid UTF-8 (--encoding-errors replace reads it with U+FFFD)",
+        });
+        continue;
+      }
+      invalid++;
+    }
+    yield [lineNo, line];
+  }
+  if (invalid > 0) {
+    console.error(
+      `warn: ${path}: ${invalid} line(s) not valid UTF-8, read with U+FFFD for the bad bytes ` +
+        `(--encoding-errors reject sends them to rejects/)`,
+    );
+  }
 }
 
 /**
@@ -101,7 +232,10 @@ export async function* readJsonl(
   options: ReadOptions = {},
 ): AsyncGenerator<{ line: number; value: Record<string, unknown> }> {
   const skip = options.skipLines ?? 0;
-  for await (const [line, raw] of readLines(path)) {
+  const skipping: ReadOptions = {
+    onBadLine: (bad) => bad.line <= skip ? undefined : _bad(options, bad),
+  };
+  for await (const [line, raw] of readLines(path, skipping)) {
     if (line <= skip || raw.trim() === "") continue;
     let value: unknown;
     try {
@@ -111,7 +245,7 @@ export async function* readJsonl(
         file: path,
         line,
         raw,
-        reason: `invalid JSON (${(err as Error).message})`,
+        reason: `invalid JSON (${(err as Error).message.split("\n")[0]})`,
       });
       continue;
     }
@@ -128,6 +262,7 @@ export function validateDoc(value: Record<string, unknown>): string | undefined 
   if (typeof value.id !== "string" && typeof value.id !== "number") {
     return `field "id": expected a string, got ${_typeName(value.id)}`;
   }
+  if (value.id === "") return `field "id": empty (every document needs an identifier)`;
   if (typeof value.text !== "string") {
     return `field "text": expected a string, got ${_typeName(value.text)}`;
   }
@@ -234,6 +369,9 @@ export class JsonlWriter {
       this.#piped = ts.readable.pipeTo(file.writable);
       this.#writer = ts.writable.getWriter();
     }
+    // a failed write (a full disk) surfaces through write() and close(); never as an unhandled
+    // rejection of the pipe that ends the process with a stack trace
+    this.#piped.catch(() => {});
   }
 
   /** Opens a writer for `path` (its folder must exist). */

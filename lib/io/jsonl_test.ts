@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import {
   type BadLine,
+  DEFAULT_LINE_LIMITS,
   type Doc,
   JsonlWriter,
   listDocFiles,
   readDocs,
   readLines,
+  setLineLimits,
   ShardedDocWriter,
   writeDocs,
 } from "./jsonl.ts";
@@ -115,4 +117,70 @@ Deno.test("ShardedDocWriter splits into numbered shards that listDocFiles() find
   for (const s of shards) for await (const d of readDocs(s)) ids.push(d.id);
   assert.deepEqual(ids, ["0", "1", "2", "3", "4"]);
   await assert.rejects(listDocFiles(`${dir}/missing`), /no such file or folder/);
+});
+
+async function gz(text: string): Promise<Uint8Array> {
+  const stream = new Blob([text]).stream().pipeThrough(
+    new CompressionStream("gzip") as unknown as TransformStream<Uint8Array, Uint8Array>,
+  );
+  return new Uint8Array(await new Response(stream).arrayBuffer());
+}
+
+Deno.test("readDocs() reads every member of a multi-member gzip file (cat a.gz b.gz)", async () => {
+  const path = `${await Deno.makeTempDir()}/ab.jsonl.gz`;
+  const a = await gz('{"id":"1","text":"가","meta":{}}\n');
+  const b = await gz('{"id":"2","text":"나","meta":{}}\n');
+  const both = new Uint8Array(a.length + b.length);
+  both.set(a);
+  both.set(b, a.length);
+  await Deno.writeFile(path, both);
+  const ids: string[] = [];
+  for await (const d of readDocs(path)) ids.push(d.id);
+  assert.deepEqual(ids, ["1", "2"]);
+});
+
+Deno.test("readDocs() sends a line over the byte limit to onBadLine with its size, undecoded", async () => {
+  const path = `${await Deno.makeTempDir()}/big.jsonl`;
+  const big = JSON.stringify({ id: "big", text: "가".repeat(2000), meta: {} });
+  await Deno.writeTextFile(
+    path,
+    `{"id":"1","text":"a","meta":{}}\n${big}\n{"id":"3","text":"c"}\n`,
+  );
+  setLineLimits({ maxLineBytes: 1000 });
+  try {
+    const bad: BadLine[] = [];
+    const ids: string[] = [];
+    for await (const d of readDocs(path, { onBadLine: (b) => void bad.push(b) })) ids.push(d.id);
+    assert.deepEqual(ids, ["1", "3"]);
+    assert.equal(bad.length, 1);
+    assert.equal(bad[0].line, 2);
+    assert.match(bad[0].reason, /a line of 6\d{3} bytes, over the limit of 1000/);
+  } finally {
+    setLineLimits(DEFAULT_LINE_LIMITS);
+  }
+});
+
+Deno.test("readDocs() counts invalid UTF-8 (replace) or rejects the line (reject)", async () => {
+  const path = `${await Deno.makeTempDir()}/bad.jsonl`;
+  const enc = new TextEncoder();
+  const bytes = [
+    ...enc.encode('{"id":"1","text":"a'),
+    0xff,
+    0xfe,
+    ...enc.encode('","meta":{}}\n{"id":"2","text":"b","meta":{}}\n'),
+  ];
+  await Deno.writeFile(path, new Uint8Array(bytes));
+  const ids: string[] = [];
+  for await (const d of readDocs(path)) ids.push(d.id + d.text);
+  assert.deepEqual(ids, ["1a\ufffd\ufffd", "2b"]);
+  setLineLimits({ encodingErrors: "reject" });
+  try {
+    const bad: BadLine[] = [];
+    const kept: string[] = [];
+    for await (const d of readDocs(path, { onBadLine: (b) => void bad.push(b) })) kept.push(d.id);
+    assert.deepEqual(kept, ["2"]);
+    assert.match(bad[0].reason, /not valid UTF-8/);
+  } finally {
+    setLineLimits(DEFAULT_LINE_LIMITS);
+  }
 });

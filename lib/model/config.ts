@@ -94,6 +94,35 @@ const KNOWN = new Set([
 ]);
 
 /**
+ * The largest value of each dimension accepted: well above the largest Llama (405B: hidden 16384,
+ * FFN 53248, 126 layers, 128 heads, a 128256-token vocabulary, 131072 positions), well below what
+ * would ask for terabytes.
+ */
+const MAX_DIMS: Record<string, number> = {
+  hidden_size: 1 << 16,
+  intermediate_size: 1 << 18,
+  num_attention_heads: 1 << 10,
+  num_key_value_heads: 1 << 10,
+  num_hidden_layers: 1 << 10,
+  vocab_size: 1 << 22,
+  head_dim: 1 << 12,
+  max_position_embeddings: 1 << 22,
+};
+
+/** The `torch_dtype` names a Llama checkpoint may declare. */
+const TORCH_DTYPES = ["float32", "float16", "bfloat16", "float64", "float8_e4m3fn", "float8_e5m2"];
+
+function _show(v: unknown): string {
+  let s: string;
+  try {
+    s = JSON.stringify(v) ?? String(v);
+  } catch {
+    s = Array.isArray(v) ? "a list nested too deep to show" : String(v);
+  }
+  return s.length > 60 ? s.slice(0, 57) + "…" : s;
+}
+
+/**
  * Validates a parsed `config.json` object; `source` names the file in errors. Fields Hugging Face
  * would default are filled in; fields Jikji cannot honour (biases, another activation) are refused.
  *
@@ -116,21 +145,27 @@ export function parseLlamaConfig(raw: unknown, source = "config.json"): LlamaCon
   const int = (k: string, def?: number, min = 1): number => {
     const v = o[k] ?? def;
     if (v === undefined) bad(k, "missing (required for LlamaForCausalLM)");
-    if (!Number.isSafeInteger(v) || (v as number) < min) {
-      bad(k, `expected an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+    const max = MAX_DIMS[k] ?? 2 ** 31 - 1;
+    if (!Number.isSafeInteger(v) || (v as number) < min || (v as number) > max) {
+      bad(k, `expected an integer in ${min}…${max}, got ${_show(v)}`);
     }
     return v as number;
   };
-  const num = (k: string, def: number): number => {
+  const num = (k: string, def: number, lo = 0, hi = Infinity): number => {
     const v = o[k] ?? def;
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
-      bad(k, `expected a positive number, got ${JSON.stringify(v)}`);
+    if (typeof v !== "number" || !Number.isFinite(v) || v <= lo || v > hi) {
+      bad(
+        k,
+        `expected a number above ${lo}${hi < Infinity ? ` and at most ${hi}` : ""}, got ${
+          _show(v)
+        }`,
+      );
     }
     return v as number;
   };
   const bool = (k: string, def: boolean): boolean => {
     const v = o[k] ?? def;
-    if (typeof v !== "boolean") bad(k, `expected true or false, got ${JSON.stringify(v)}`);
+    if (typeof v !== "boolean") bad(k, `expected true or false, got ${_show(v)}`);
     return v as boolean;
   };
   for (const k of Object.keys(o)) {
@@ -138,14 +173,46 @@ export function parseLlamaConfig(raw: unknown, source = "config.json"): LlamaCon
       bad(k, "unknown field for a Llama config (remove it, or check the spelling)");
     }
   }
+  // fields Jikji does not use are still checked for their type: a wrong one is a broken file
+  if (o.use_cache !== undefined) bool("use_cache", true);
+  if (o.attention_dropout !== undefined && o.attention_dropout !== 0) {
+    bad(
+      "attention_dropout",
+      `only 0 is supported (Jikji trains without dropout), got ${_show(o.attention_dropout)}`,
+    );
+  }
+  if (o.initializer_range !== undefined) num("initializer_range", 0.02, 0, 1);
+  for (const k of ["transformers_version", "_name_or_path"]) {
+    if (o[k] !== undefined && typeof o[k] !== "string") {
+      bad(k, `expected a string, got ${_show(o[k])}`);
+    }
+  }
+  for (
+    const k of [
+      "model_type",
+      "architectures",
+      "hidden_act",
+      "pretraining_tp",
+      "rms_norm_eps",
+      "rope_theta",
+      "hidden_size",
+      "intermediate_size",
+      "num_attention_heads",
+      "num_hidden_layers",
+      "vocab_size",
+      "tie_word_embeddings",
+    ]
+  ) {
+    if (o[k] === null) bad(k, "null; give a value or leave the field out");
+  }
   const mt = o.model_type ?? "llama";
-  if (mt !== "llama") bad("model_type", `expected "llama", got ${JSON.stringify(mt)}`);
+  if (mt !== "llama") bad("model_type", `expected "llama", got ${_show(mt)}`);
   const arch = o.architectures ?? ["LlamaForCausalLM"];
   const archName = Array.isArray(arch) && arch.length === 1 ? arch[0] : undefined;
   if (archName !== "LlamaForCausalLM" && archName !== SEQUENCE_CLASSIFIER) {
     bad(
       "architectures",
-      `expected ["LlamaForCausalLM"] or ["${SEQUENCE_CLASSIFIER}"], got ${JSON.stringify(arch)}`,
+      `expected ["LlamaForCausalLM"] or ["${SEQUENCE_CLASSIFIER}"], got ${_show(arch)}`,
     );
   }
   let numLabels: number | undefined;
@@ -169,7 +236,7 @@ export function parseLlamaConfig(raw: unknown, source = "config.json"): LlamaCon
   if (HS % 2 !== 0) bad("head_dim", `${HS} must be even for RoPE`);
   const act = o.hidden_act ?? "silu";
   if (act !== "silu") {
-    bad("hidden_act", `only "silu" (SwiGLU) is supported, got ${JSON.stringify(act)}`);
+    bad("hidden_act", `only "silu" (SwiGLU) is supported, got ${_show(act)}`);
   }
   for (const k of ["attention_bias", "mlp_bias"]) {
     if (o[k] !== undefined && o[k] !== false) bad(k, "biases are not supported; must be false");
@@ -184,12 +251,12 @@ export function parseLlamaConfig(raw: unknown, source = "config.json"): LlamaCon
     }
     const type = r.rope_type ?? r.type;
     if (type !== "llama3") {
-      bad("rope_scaling.rope_type", `only "llama3" is supported, got ${JSON.stringify(type)}`);
+      bad("rope_scaling.rope_type", `only "llama3" is supported, got ${_show(type)}`);
     }
     const f = (k: string): number => {
       const v = r[k];
       if (typeof v !== "number" || !(v > 0)) {
-        bad(`rope_scaling.${k}`, `expected a positive number, got ${JSON.stringify(v)}`);
+        bad(`rope_scaling.${k}`, `expected a positive number, got ${_show(v)}`);
       }
       return v as number;
     };
@@ -208,7 +275,7 @@ export function parseLlamaConfig(raw: unknown, source = "config.json"): LlamaCon
     const v = o[k];
     if (v === undefined || v === null) return null;
     if (!Number.isSafeInteger(v) || (v as number) < 0) {
-      bad(k, `expected a token id, got ${JSON.stringify(v)}`);
+      bad(k, `expected a token id, got ${_show(v)}`);
     }
     return v as number;
   };
@@ -219,8 +286,18 @@ export function parseLlamaConfig(raw: unknown, source = "config.json"): LlamaCon
     }
     eos = o.eos_token_id as number[];
   } else eos = tokenId("eos_token_id");
+  tokenId("pad_token_id");
+  tokenId("bos_token_id");
+  const V = int("vocab_size");
+  for (const k of ["bos_token_id", "eos_token_id", "pad_token_id"]) {
+    // every id is a checked safe integer by now: the comparison never coerces a nested list
+    const ids = ([] as unknown[]).concat(o[k] ?? []);
+    if (ids.some((id) => typeof id === "number" && id >= V)) bad(k, `a token id ≥ vocab_size ${V}`);
+  }
   const dtype = o.torch_dtype ?? o.dtype ?? "float32";
-  if (typeof dtype !== "string") bad("torch_dtype", "expected a string");
+  if (typeof dtype !== "string" || !TORCH_DTYPES.includes(dtype)) {
+    bad("torch_dtype", `expected one of ${TORCH_DTYPES.join(", ")}, got ${_show(dtype)}`);
+  }
   const pad = tokenId("pad_token_id");
   return {
     architectures: [archName as string],
@@ -232,8 +309,8 @@ export function parseLlamaConfig(raw: unknown, source = "config.json"): LlamaCon
     num_hidden_layers: int("num_hidden_layers"),
     vocab_size: int("vocab_size"),
     head_dim: HS,
-    rms_norm_eps: num("rms_norm_eps", 1e-6),
-    rope_theta: num("rope_theta", 10000),
+    rms_norm_eps: num("rms_norm_eps", 1e-6, 0, 1),
+    rope_theta: num("rope_theta", 10000, 1, 1e10),
     rope_scaling: rope,
     tie_word_embeddings: bool("tie_word_embeddings", false),
     max_position_embeddings: int("max_position_embeddings", 2048),

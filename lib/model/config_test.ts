@@ -105,3 +105,33 @@ Deno.test("configJsonText() writes float fields as floats and parses back to the
   );
   assert.deepEqual(parseLlamaConfig(JSON.parse(text)), cfg);
 });
+
+Deno.test("parseLlamaConfig() refuses absurd sizes, wrong types and nested ids in one line", () => {
+  const base = {
+    hidden_size: 16,
+    intermediate_size: 32,
+    num_attention_heads: 2,
+    num_hidden_layers: 1,
+    vocab_size: 260,
+  };
+  let deep: unknown = 1;
+  for (let i = 0; i < 20_000; i++) deep = [deep];
+  const cases: [Record<string, unknown>, RegExp][] = [
+    [{ hidden_size: 2 ** 40 }, /hidden_size: expected an integer in 1…65536/],
+    [{ vocab_size: 2 ** 53 }, /vocab_size: expected an integer/],
+    [{ rope_theta: 1e300 }, /rope_theta: expected a number above 1 and at most 10000000000/],
+    [{ use_cache: [] }, /use_cache: expected true or false/],
+    [{ bos_token_id: deep }, /bos_token_id: expected a token id/],
+    [{ eos_token_id: 300 }, /eos_token_id: a token id ≥ vocab_size 260/],
+    [{ torch_dtype: "float1e300" }, /torch_dtype: expected one of/],
+    [{ hidden_act: null }, /hidden_act: null/],
+  ];
+  for (const [extra, re] of cases) {
+    assert.throws(() => parseLlamaConfig({ ...base, ...extra }, "config.json"), (err: Error) => {
+      assert.ok(err instanceof UserError, String(err));
+      assert.match(err.message, re);
+      assert.equal(err.message.split("\n").length, 1);
+      return true;
+    });
+  }
+});

@@ -62,7 +62,7 @@ export async function buildStep(
     if (spec.default !== undefined) resolved[k] = structuredClone(spec.default);
   }
   for (const [k, v] of Object.entries(params ?? {})) {
-    const spec = factory.params[k];
+    const spec = Object.hasOwn(factory.params, k) ? factory.params[k] : undefined;
     if (!spec) throw new UserError(`${where}: step "${name}" has no parameter "${k}"`);
     const problem = checkValue(spec, v);
     if (problem) {

@@ -380,6 +380,7 @@ export async function posttrain(
       `${latest.path}: the run's options changed since this checkpoint; resume with the same config`,
     );
   }
+  if (latest) await run.dropMetricsAfter(latest.state.step);
   const padId = rewardPadId(format);
   const init = kind === "reward"
     ? toRewardModel(await loadModel(opts.init_from), padId, opts.seed)

@@ -89,6 +89,21 @@ export class RunFolder {
     this.#metrics.writeSync(this.#enc.encode(line + "\n"));
   }
 
+  /**
+   * Drops the metric records of steps after `step` (written after the checkpoint a resume starts
+   * from, and about to be written again), so `metrics.jsonl` holds each step once.
+   */
+  async dropMetricsAfter(step: number): Promise<number> {
+    const path = this.path("metrics.jsonl");
+    const records = await readJsonlLog(path);
+    const keep = records.filter((r) => typeof r.step !== "number" || r.step <= step);
+    if (keep.length === records.length) return 0;
+    this.#metrics.close();
+    await writeFileAtomic(path, keep.map((r) => JSON.stringify(r) + "\n").join(""));
+    this.#metrics = Deno.openSync(path, { append: true, create: true });
+    return records.length - keep.length;
+  }
+
   /** Writes `name` (JSON) inside the run folder atomically. */
   async writeJson(name: string, value: unknown): Promise<void> {
     await writeJsonAtomic(this.path(name), value);

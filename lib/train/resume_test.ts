@@ -131,6 +131,9 @@ async function killAndResume(engine: string, steps: number) {
   await runToEnd(args(dir, `${dir}/kill`, ["--resume", runDir], engine, steps));
   const resumed = await lossesByStep(runDir);
   assert.equal(resumed.size, steps);
+  const recorded = (await readJsonlLog(`${runDir}/metrics.jsonl`))
+    .filter((r) => typeof r.loss === "number").map((r) => r.step);
+  assert.equal(new Set(recorded).size, recorded.length, "a step recorded twice in metrics.jsonl");
   for (const [step, loss] of ref) assert.equal(resumed.get(step), loss, `step ${step}`);
   const summary = JSON.parse(await Deno.readTextFile(`${runDir}/summary.json`));
   assert.ok(summary.resumed_from_step >= 6 && summary.resumed_from_step <= killedAt);

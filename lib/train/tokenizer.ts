@@ -35,11 +35,15 @@ export interface Tokenizer {
 const EOS_NAMES = ["<|end_of_text|>", "</s>", "<|endoftext|>", "<eos>"];
 const BOS_NAMES = ["<|begin_of_text|>", "<s>", "<bos>"];
 
+/** Ids at or above this are refused (2^24: over a hundred times Llama 3's 128256). */
+export const MAX_TOKEN_ID = 1 << 24;
+
 /** Builds a tokenizer from a parsed tokenizer.json object (`source` names it in errors). */
 export function tokenizerFromJson(
   json: Record<string, unknown>,
   source = "tokenizer.json",
 ): Tokenizer {
+  _checkIds(json, source);
   let tok: HfTokenizer;
   try {
     tok = new HfTokenizer(json, {});
@@ -73,6 +77,112 @@ export function tokenizerFromJson(
     bosId: find(BOS_NAMES),
     json,
   };
+}
+
+/** The tokenizer models of Hugging Face's tokenizer.json. */
+const MODEL_TYPES = ["BPE", "WordPiece", "Unigram", "WordLevel"];
+
+/** Fields of tokenizer.json components that are true or false wherever they appear. */
+const FLAG_KEYS = new Set([
+  "fuse_unk",
+  "byte_fallback",
+  "ignore_merges",
+  "trim_offsets",
+  "add_prefix_space",
+  "use_regex",
+  "lowercase",
+  "clean_text",
+  "handle_chinese_chars",
+  "invert",
+]);
+
+/** Refuses a flag of a normalizer, pre-tokenizer, model, post-processor or decoder that is not a boolean. */
+function _checkFlags(json: Record<string, unknown>, source: string): void {
+  const stack: [unknown, string][] = [];
+  for (const k of ["normalizer", "pre_tokenizer", "post_processor", "decoder", "model"]) {
+    stack.push([json[k], k]);
+  }
+  while (stack.length) {
+    const [v, at] = stack.pop()!;
+    if (v === null || typeof v !== "object" || at.split(".").length > 32) continue;
+    for (const [k, x] of Object.entries(v)) {
+      if (at === "model" && (k === "vocab" || k === "merges")) continue;
+      if (FLAG_KEYS.has(k) && typeof x !== "boolean") {
+        throw new UserError(`${source}: ${at}.${k}: expected true or false`);
+      }
+      if (x !== null && typeof x === "object") stack.push([x, `${at}.${k}`]);
+    }
+  }
+}
+
+/**
+ * Refuses ids that are not integers in 0…MAX_TOKEN_ID−1, or that leave most of the id range empty,
+ * before the library sizes its tables by the largest id.
+ */
+function _checkIds(json: Record<string, unknown>, source: string): void {
+  const ids: [string, unknown][] = [];
+  const model = json.model as Record<string, unknown> | undefined;
+  if (model && typeof model === "object" && model.type !== undefined) {
+    if (typeof model.type !== "string" || !MODEL_TYPES.includes(model.type)) {
+      throw new UserError(
+        `${source}: model.type: expected one of ${MODEL_TYPES.join(", ")}, got ${
+          String(JSON.stringify(model.type)).slice(0, 30)
+        }`,
+      );
+    }
+  }
+  _checkFlags(json, source);
+  const vocab = model?.vocab;
+  const inVocab = new Map<unknown, string>();
+  if (vocab && typeof vocab === "object" && !Array.isArray(vocab)) {
+    for (const e of Object.entries(vocab as Record<string, unknown>)) {
+      const other = inVocab.get(e[1]);
+      if (other !== undefined) {
+        throw new UserError(
+          `${source}: tokens ${JSON.stringify(other).slice(0, 30)} and ${
+            JSON.stringify(e[0]).slice(0, 30)
+          } share id ${e[1]}; each id names one token`,
+        );
+      }
+      inVocab.set(e[1], e[0]);
+      ids.push(e);
+    }
+  }
+  if (Array.isArray(json.added_tokens)) {
+    for (const [i, t] of (json.added_tokens as Record<string, unknown>[]).entries()) {
+      if (!t || typeof t !== "object" || typeof t.content !== "string") {
+        throw new UserError(`${source}: added_tokens[${i}]: expected {id, content, …}`);
+      }
+      for (const k of ["special", "lstrip", "rstrip", "normalized", "single_word"]) {
+        if (t[k] !== undefined && typeof t[k] !== "boolean") {
+          throw new UserError(`${source}: added_tokens[${i}].${k}: expected true or false`);
+        }
+      }
+      ids.push([t.content, t.id]);
+    }
+  }
+  let maxId = -1;
+  for (const [piece, id] of ids) {
+    if (typeof id !== "number" || !Number.isInteger(id) || id < 0 || id >= MAX_TOKEN_ID) {
+      let shown: string;
+      try {
+        shown = String(JSON.stringify(id)).slice(0, 20);
+      } catch {
+        shown = "a value nested too deep";
+      }
+      throw new UserError(
+        `${source}: token ${
+          JSON.stringify(piece).slice(0, 40)
+        } has id ${shown}; ids must be integers in 0…${MAX_TOKEN_ID - 1}`,
+      );
+    }
+    if (id > maxId) maxId = id;
+  }
+  if (maxId >= 2 * ids.length + 1024) {
+    throw new UserError(
+      `${source}: ids reach ${maxId} for only ${ids.length} tokens; a vocabulary's ids must be (nearly) contiguous`,
+    );
+  }
 }
 
 /** Reads a tokenizer.json file (or a folder holding one). */

@@ -232,6 +232,7 @@ export async function train(
     tokensSeen = latest.state.tokens_seen;
     resumedFrom = step;
     loader.restore(latest.state.loader);
+    await run.dropMetricsAfter(step);
   } else if (opts.init_from) {
     ({ cfg, params } = await loadModel(opts.init_from));
   } else if (opts.model_config) {

@@ -111,6 +111,10 @@ export async function writeArpa(model: NgramModel, path: string): Promise<void> 
  */
 export async function readArpa(path: string): Promise<NgramModel> {
   const lines = readLines(path);
+  // A k-gram line takes at least 2k + 2 bytes ("p w … w\n"); a count the file cannot hold is
+  // refused before tables are sized by it (gzip: up to its 1032:1 ceiling).
+  const size = await Deno.stat(path).then((i) => i.size).catch(() => 0);
+  const room = size * (path.endsWith(".gz") ? 1032 : 1);
   const fail = (line: number, msg: string): never => {
     throw new UserError(`${path}:${line}: ${msg}`);
   };
@@ -147,6 +151,9 @@ export async function readArpa(path: string): Promise<NgramModel> {
       const kk = Number(m![1]), c = Number(m![2]);
       if (kk !== declared.length + 1) {
         fail(no, `expected ngram ${declared.length + 1}=…, got ngram ${kk}`);
+      }
+      if (!Number.isSafeInteger(c) || c * (2 * kk + 2) > room) {
+        fail(no, `ngram ${kk}=${m![2]} is more ${kk}-grams than a file of ${size} bytes can hold`);
       }
       declared.push(c);
       continue;
@@ -214,6 +221,8 @@ export async function readArpa(path: string): Promise<NgramModel> {
       if (parts.length === k + 2) {
         b = Number(parts[k + 1]);
         if (!Number.isFinite(b)) fail(no, `backoff "${parts[k + 1]}" is not a number`);
+        // a log10 backoff weight beyond ±100 (a factor of 10^100) is damage, not a model
+        if (Math.abs(b) > 100) fail(no, `log10 backoff ${b} is out of range (±100)`);
       }
       const i = seen;
       if (k === 1) {

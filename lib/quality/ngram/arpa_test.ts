@@ -72,3 +72,12 @@ Deno.test("readArpa() refuses wrong counts and malformed lines with the line num
   await expectArpaError("hello\n", "bad.arpa:1:");
   await expectArpaError(GOOD.replace("0\t<s>", "0.5\t<s>"), "bad.arpa:8: log10 probability");
 });
+
+Deno.test("readArpa() refuses a header count the file cannot hold (ngram 1=2^53)", async () => {
+  const path = `${await Deno.makeTempDir()}/huge.arpa`;
+  await Deno.writeTextFile(
+    path,
+    "\\data\\\nngram 1=9007199254740992\n\n\\1-grams:\n-1\t<s>\n\n\\end\\\n",
+  );
+  await assertRejects(() => readArpa(path), UserError, "ngram 1=9007199254740992 is more 1-grams");
+});
