@@ -202,7 +202,8 @@ Deno.test("deno task eval: a task file or data root the sandbox denies says so a
   );
   const rel = await fixture();
   const d = await evalTask(["check", `${rel}/tasks/mc.yaml`, "--data-root", outside]);
-  assert.match(d.stdout, /mc\.jsonl: cannot read dataset \(outside what this task may read/);
+  // eval check writes its findings to stderr
+  assert.match(d.stderr, /mc\.jsonl: cannot read dataset \(outside what this task may read/);
   await Deno.remove(outside, { recursive: true });
   await Deno.remove(`${ROOT}/${rel}`, { recursive: true });
 });

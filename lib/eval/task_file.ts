@@ -17,6 +17,7 @@
 
 import { UserError } from "../io/errors.ts";
 import { parseYamlText } from "../io/yaml.ts";
+import { SandboxRefusal } from "../io/sandbox.ts";
 import { RowTemplate } from "./template.ts";
 import { METRICS, metricsFor } from "./metric_registry.ts";
 import { PROCESS_DOCS } from "./process_docs.ts";
@@ -686,7 +687,12 @@ export async function readTextChecked(path: string, what: string): Promise<strin
 }
 
 function _whyNot(err: unknown): string {
-  if (err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied) {
+  // a link that leads outside: the guard's own words say where it leads
+  if (err instanceof SandboxRefusal && / leads to /.test(err.message)) return err.message;
+  if (
+    err instanceof Deno.errors.NotCapable || err instanceof Deno.errors.PermissionDenied ||
+    err instanceof SandboxRefusal
+  ) {
     return `outside what this task may read: put your own task files and data under ${USER_TASK_DIR}/ (see eval/README.md)`;
   }
   if (err instanceof Deno.errors.NotFound) return "no such file";

@@ -12,7 +12,7 @@
  * @module
  */
 
-import { basename, dirname, join } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { UserError } from "./errors.ts";
 import { targetOfTemp } from "./atomic.ts";
@@ -102,13 +102,20 @@ export function checkPath(
   if (p === "") throw new UserError("an empty path was given (name a file or folder)");
   const real = resolveReal(p, followLast);
   if (!grants(access, real)) {
-    throw new UserError(
-      `${p}: leads to ${real}, outside the folders this task may ${access} (its permissions in ` +
-        `deno.json); remove the symbolic link or give a path inside them`,
+    const linked = real !== resolve(p);
+    throw new SandboxRefusal(
+      linked
+        ? `${p}: leads to ${real}, outside the folders this task may ${access} (its permissions in ` +
+          `deno.json); remove the symbolic link or give a path inside them`
+        : `${p}: outside the folders this task may ${access} (its permissions in deno.json); ` +
+          `give a path inside them`,
     );
   }
   return real;
 }
+
+/** The guard's refusal of a path outside the task's permissions (a {@linkcode UserError}). */
+export class SandboxRefusal extends UserError {}
 
 /**
  * The one-line error for a write the disk refused (full, over quota, read-only), naming `path`;

@@ -2,8 +2,14 @@
  * Demo stage "posttrain": Thunder-LLM's SFT then DPO on the demo's continued Llama (the train
  * stage's `train.cpt`), in FP8, with small subsets of `../shared/posttrain` built by the same
  * builder as `deno task train posttrain-data` — Korean chit-chat and Korean/English multiple-choice
- * train sets (COPA, ARC-Easy) for SFT, their correct/wrong options as DPO pairs — and held-out
- * records never trained on to score before and after. The byte-level demo tokenizer gets Llama's
+ * train sets (KoBEST, ARC) for SFT, and for DPO the English preference pairs of LLaMA-Factory's
+ * DPO demo — and held-out records never trained on to score before and after.
+ *
+ * Why not the multiple-choice pairs for DPO (Thunder-LLM's recipe, which `posttrain-data` builds):
+ * the demo's model (2 layers of 64) cannot know which option of a science or commonsense question
+ * is right, so DPO on them left held-out preference accuracy at chance (0.519 → 0.519 with
+ * thunder β 0.1, 0.519 → 0.475 with β 1, 160 held-out KoBEST pairs). The preference set differs
+ * in how answers open (the rows hold each answer's first T tokens), which the model can learn. The byte-level demo tokenizer gets Llama's
  * chat template with its own special tokens (lib/posttrain/byte_chat.ts). Without
  * `../shared/posttrain` the stage says so and is skipped.
  *
@@ -21,7 +27,8 @@ import { DPO_OPTIONS, SFT_OPTIONS } from "./options.ts";
 import { posttrain, type PosttrainOptions } from "./trainer.ts";
 
 const SOURCE_DIR = "../shared/posttrain";
-const SOURCES = ["sft_ko_chat_songys", "bench_ko_kobest_train", "bench_en_arc_train"];
+const SFT_SOURCES = ["sft_ko_chat_songys", "bench_ko_kobest_train", "bench_en_arc_train"];
+const DPO_SOURCES = ["mix_en_llamafactory_demo"];
 
 function _defaults(spec: Record<string, { default?: unknown }>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, v.default]));
@@ -52,16 +59,22 @@ export const posttrainStage: DemoStage = {
     await writeByteLevelChatFiles(base);
     const data = await buildPosttrainData({
       sourceDir: SOURCE_DIR,
-      sources: SOURCES,
+      sources: SFT_SOURCES,
       maxPerSource: 400,
       heldoutFraction: 0.1,
+      seed: 0,
+    });
+    const prefs = await buildPosttrainData({
+      sourceDir: SOURCE_DIR,
+      sources: DPO_SOURCES,
+      heldoutFraction: 0.2,
       seed: 0,
     });
     const short = <X>(xs: X[]) => xs.filter((x) => JSON.stringify(x).length < 700);
     await writeConversations(`${out}/sft.jsonl`, short(data.sft));
     await writeConversations(`${out}/sft.heldout.jsonl`, short(data.sftHeldout).slice(0, 48));
-    await writePairs(`${out}/dpo.jsonl`, short(data.dpo));
-    await writePairs(`${out}/dpo.heldout.jsonl`, short(data.dpoHeldout).slice(0, 48));
+    await writePairs(`${out}/dpo.jsonl`, prefs.dpo);
+    await writePairs(`${out}/dpo.heldout.jsonl`, prefs.dpoHeldout);
     const common = {
       seq_len: 256,
       precision: "fp8",
@@ -95,10 +108,11 @@ export const posttrainStage: DemoStage = {
       init_from: sft.model_dir,
       data: `${out}/dpo.jsonl`,
       heldout: `${out}/dpo.heldout.jsonl`,
-      steps: 40,
-      batch_size: 4,
-      lr: 5e-4,
+      steps: 60,
+      batch_size: 8,
+      lr: 3e-3,
       loss: "thunder",
+      beta: 0.5,
     } as unknown as PosttrainOptions;
     const dpoRun = await createRun({
       task: "train-dpo",
@@ -130,9 +144,13 @@ export const posttrainStage: DemoStage = {
     ];
     await Deno.writeTextFile(`${out}/before_after.md`, table.join("\n") + "\n");
     return {
-      records: { sft: data.sft.length, dpo: data.dpo.length },
+      records: {
+        sft: data.sft.length,
+        dpo: prefs.dpo.length,
+        dpo_heldout: prefs.dpoHeldout.length,
+      },
       sft: { before: sft.before, after: sft.after, steps: sft.steps, engine: sft.engine },
-      dpo: { before: dpo.before, after: dpo.after, steps: dpo.steps, loss: "thunder" },
+      dpo: { before: dpo.before, after: dpo.after, steps: dpo.steps, loss: "thunder", beta: 0.5 },
       table: `${out}/before_after.md`,
     };
   },
