@@ -188,3 +188,20 @@ Deno.test("annotateCommand() resumes after a kill and trainClassifierCommand() t
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("edu_quality refuses a classifier without the edu label before it removes every document", async () => {
+  const { trainFastText } = await import("./classifier/fasttext.ts");
+  const { saveFastText } = await import("./classifier/fasttext_bin.ts");
+  const dir = await Deno.makeTempDir();
+  const model = trainFastText(
+    [{ labels: ["good"], text: "가나 다라" }, { labels: ["bad"], text: "마바 사아" }],
+    { epoch: 1 },
+  );
+  await saveFastText(model, `${dir}/other.bin`);
+  await assertRejects(
+    () => buildStep("edu_quality", { model: `${dir}/other.bin` }, "--classifier"),
+    UserError,
+    'labels are "bad", "good", not "edu": it would remove every document',
+  );
+  await Deno.remove(dir, { recursive: true });
+});

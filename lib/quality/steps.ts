@@ -33,7 +33,7 @@ import {
 import { hfTokenizer, type LineTokenizer, whitespaceTokenizer } from "./ngram/vocab.ts";
 import type { FastText } from "./classifier/fasttext.ts";
 import { loadFastText } from "./classifier/fasttext_bin.ts";
-import { eduProbability } from "./classifier/edu.ts";
+import { EDU, eduProbability, NOT_EDU } from "./classifier/edu.ts";
 
 /** Options of {@linkcode PerplexityFilter}. */
 export interface PerplexityOptions {
@@ -202,6 +202,15 @@ registerStep("edu_quality", {
     threshold: { type: "number", default: 0.5, min: 0, max: 1, description: "least p(edu) kept" },
   },
   async create(p) {
-    return new EduQualityFilter(await loadFastText(p.model as string), p.threshold as number);
+    const model = await loadFastText(p.model as string);
+    // without the label every document would score 0 and be removed
+    if (!model.labels.includes(EDU)) {
+      throw new UserError(
+        `${p.model}: the classifier's labels are ${
+          model.labels.map((l) => `"${l}"`).join(", ")
+        }, not "${EDU}": it would remove every document; give a classifier trained by \`filter train-classifier\` (labels ${EDU}, ${NOT_EDU})`,
+      );
+    }
+    return new EduQualityFilter(model, p.threshold as number);
   },
 });
