@@ -410,9 +410,11 @@ async function runOnlineDpo(args: string[]) {
   await run.finish(r as unknown as Record<string, unknown>);
   for (const m of r.rounds) {
     console.log(
-      `round ${m.round}: mean reward ${m.mean_reward.toFixed(3)}, length ${
-        m.mean_length.toFixed(1)
-      }, KL ${m.kl.toFixed(3)}, pair margin ${m.pair_margin.toFixed(3)}`,
+      `round ${m.round}: mean reward ${m.mean_reward.toFixed(3)} ± ${
+        m.mean_reward_se.toFixed(3)
+      }, length ${m.mean_length.toFixed(1)}, KL ${m.kl.toFixed(3)}, pair margin ${
+        m.pair_margin.toFixed(3)
+      }`,
     );
   }
   console.log(`run folder: ${run.dir}`);

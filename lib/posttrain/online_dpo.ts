@@ -54,12 +54,15 @@ export interface OnlineDpoOptions extends PosttrainOptions {
   temperature: number;
   top_p: number;
   max_new_tokens: number;
+  /** Samples per held-out prompt at each evaluation. */
+  eval_samples?: number;
 }
 
 /** One round's record in metrics.jsonl. */
 export interface RoundMetrics {
   round: number;
   mean_reward: number;
+  mean_reward_se: number;
   mean_length: number;
   kl: number;
   pair_margin: number;
@@ -109,32 +112,42 @@ export async function onlineDpo(
   });
 
   /** Fresh samples of `policyDir` on the held-out prompts: reward, length, KL estimate. */
+  /**
+   * Fresh samples of `policyDir` on the held-out prompts (`eval_samples` each, the same seed every
+   * round): mean reward, mean length, and the KL estimate — the mean of Σ log π − Σ log π_ref over
+   * the answers (unbiased only for samples at temperature 1 without top-p).
+   */
   const evaluate = async (policyDir: string) => {
     const folder = await loadModel(policyDir);
     const policy = await createLlama(folder.cfg, folder.params, { device: opts.engine });
-    const samples = (await sampleScored(
+    const n = opts.eval_samples ?? 4;
+    const scored = await sampleScored(
       policy,
       format,
       rm,
       rmFormat,
       heldout,
-      sampleOpts(opts.seed + 7919, 1),
+      sampleOpts(opts.seed + 7919, n),
       T,
-    )).map((s) => s[0]);
-    const examples = heldout.map((p, i) => {
-      const a: Message[] = [{ role: "assistant", content: samples[i].text }];
-      return pairExamples(format, p, a, a).chosen;
+    );
+    const all = scored.flatMap((s, i) => s.map((x) => ({ prompt: heldout[i], ...x })));
+    const examples = all.map((x) => {
+      const a: Message[] = [{ role: "assistant", content: x.text }];
+      return pairExamples(format, x.prompt, a, a).chosen;
     });
     const lp = await exampleLogps(policy, examples, T);
     const lr = await exampleLogps(refModel, examples, T);
     policy.destroy();
     const mean = (f: (i: number) => number) =>
-      heldout.reduce((a, _, i) => a + f(i), 0) / Math.max(1, heldout.length);
+      all.reduce((a, _, i) => a + f(i), 0) / Math.max(1, all.length);
+    const reward = mean((i) => all[i].reward);
+    const sd = Math.sqrt(mean((i) => (all[i].reward - reward) ** 2));
     return {
-      mean_reward: mean((i) => samples[i].reward),
-      mean_length: mean((i) => samples[i].tokens),
+      mean_reward: reward,
+      mean_reward_se: sd / Math.sqrt(Math.max(1, all.length - 1)),
+      mean_length: mean((i) => all[i].tokens),
       kl: mean((i) => lp[i] - lr[i]),
-      examples: samples.slice(0, 3).map((s, i) => ({ prompt: heldout[i], ...s })),
+      examples: all.slice(0, 3),
     };
   };
 
@@ -249,6 +262,7 @@ export async function onlineDpo(
     const m: RoundMetrics = {
       round: t,
       mean_reward: e.mean_reward,
+      mean_reward_se: e.mean_reward_se,
       mean_length: e.mean_length,
       kl: e.kl,
       pair_margin: margins.reduce((a, b) => a + b, 0) / Math.max(1, margins.length),

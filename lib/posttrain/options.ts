@@ -170,6 +170,12 @@ export const ONLINE_DPO_OPTIONS = {
   temperature: { type: "number", default: 1, min: 0, description: "sampling temperature" },
   top_p: { type: "number", default: 0.9, min: 0, max: 1, description: "nucleus sampling mass" },
   max_new_tokens: { type: "integer", default: 64, min: 1, description: "tokens per answer" },
+  eval_samples: {
+    type: "integer",
+    default: 4,
+    min: 1,
+    description: "samples per held-out prompt each round (mean reward, length, KL)",
+  },
   steps: { type: "integer", default: 20, min: 1, description: "DPO steps per round" },
   reference: {
     type: "string",
