@@ -209,24 +209,30 @@ export async function answerLoss(
   return { loss: n ? sum / n : NaN, tokens: n };
 }
 
-/** Share of held-out prompts whose greedy answer ends with an EOS id within `maxNew` tokens. */
+/**
+ * Share of held-out prompts whose greedy answer ends with an EOS id within `maxNew` tokens (over
+ * the prompts that leave room for `maxNew` tokens in the model's context).
+ */
 export async function eosShare(
   model: Llama<unknown>,
   format: ChatFormat,
   conversations: Message[][],
   maxNew: number,
 ): Promise<number> {
-  if (!conversations.length) return NaN;
+  const all = conversations.map((m) => {
+    const last = m.map((x) => x.role).lastIndexOf("assistant");
+    return format.tokenize(m.slice(0, last), { addGenerationPrompt: true }).ids;
+  }).filter((ids) => ids.length + maxNew <= model.cfg.max_position_embeddings);
+  if (!all.length) return NaN;
   let ended = 0;
-  for (let i = 0; i < conversations.length; i += 8) {
-    const prompts = conversations.slice(i, i + 8).map((m) => {
-      const last = m.map((x) => x.role).lastIndexOf("assistant");
-      return format.tokenize(m.slice(0, last), { addGenerationPrompt: true }).ids;
+  for (let i = 0; i < all.length; i += 8) {
+    const gens = await generate(model, all.slice(i, i + 8), {
+      maxNewTokens: maxNew,
+      stopIds: format.eosIds,
     });
-    const gens = await generate(model, prompts, { maxNewTokens: maxNew, stopIds: format.eosIds });
     ended += gens.filter((g) => g.stop === "eos").length;
   }
-  return ended / conversations.length;
+  return ended / all.length;
 }
 
 /**
