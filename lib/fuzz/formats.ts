@@ -188,7 +188,7 @@ export const FORMATS: readonly FuzzFormat[] = [
     file: "edu.bin",
     seed: async (dir, rel, task) => {
       await writeDocs(`${dir}/docs.jsonl`, docs(10));
-      const lines = docs(60).map((d, i) => `__label__${i % 3 ? "good" : "bad"} ${d.text}`);
+      const lines = docs(60).map((d, i) => `__label__${i % 3 ? "edu" : "not_edu"} ${d.text}`);
       await Deno.writeTextFile(`${dir}/train.txt`, lines.join("\n") + "\n");
       await task([
         "filter",
