@@ -341,33 +341,49 @@ async function runTokenize(
   return 0;
 }
 
-/** Runs `deno task train sft|dpo|reward` (a run folder, resume, the post-training loop). */
-async function runPosttrain(kind: PosttrainKind, args: string[]) {
-  const parsed = await parseOrHelp(postSpecs[kind] as unknown as CommandSpec, args);
-  if (!parsed) return;
-  const options = parsed.options as Record<string, unknown>;
-  let opts = options as unknown as PosttrainOptions;
+/**
+ * The run folder of a post-training subcommand: a new one, or with `--resume DIR` that folder with
+ * the options saved in it (its JSONL tails repaired after a kill).
+ */
+async function openPosttrainRun<O extends { seed: number; engine: string }>(
+  options: Record<string, unknown>,
+  task: string,
+): Promise<{ run: RunFolder; opts: O; resumed: boolean }> {
+  let opts = options as unknown as O;
   const dir = (options.resume as string) || undefined;
   if (dir) {
     try {
       opts = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
     } catch {
-      throw new UserError(`--resume ${dir}: not a ${kind} run folder (no readable config.json)`);
+      throw new UserError(
+        `--resume ${dir}: not a \`train ${task}\` run folder (no readable config.json)`,
+      );
     }
     for (const f of ["metrics.jsonl", "log.jsonl"]) await repairJsonlTail(`${dir}/${f}`);
   }
   const run = await createRun({
-    task: `train-${kind}`,
+    task: `train-${task}`,
     config: opts as unknown as Record<string, unknown>,
     seed: opts.seed,
     runsDir: options.runs_dir as string,
     dir,
     gpu: opts.engine !== "cpu",
   });
+  return { run, opts, resumed: !!dir };
+}
+
+/** Runs `deno task train sft|dpo|reward` (a run folder, resume, the post-training loop). */
+async function runPosttrain(kind: PosttrainKind, args: string[]) {
+  const parsed = await parseOrHelp(postSpecs[kind] as unknown as CommandSpec, args);
+  if (!parsed) return;
+  const { run, opts, resumed } = await openPosttrainRun<PosttrainOptions>(
+    parsed.options as Record<string, unknown>,
+    kind,
+  );
   const pusher = await checkpointPusher(opts, run);
   const summary = await posttrain(kind, opts, run, {
     quiet: parsed.quiet,
-    resume: !!dir,
+    resume: resumed,
     onCheckpoint: pusher ? (d, step) => pusher.onCheckpoint(d, step) : undefined,
   });
   const pushFailures = pusher ? await pusher.finish(summary.model_dir) : [];
@@ -385,27 +401,10 @@ async function runPosttrain(kind: PosttrainKind, args: string[]) {
 async function runOnlineDpo(args: string[]) {
   const parsed = await parseOrHelp(onlineDpoSpec as unknown as CommandSpec, args);
   if (!parsed) return;
-  const options = parsed.options as Record<string, unknown>;
-  let opts = options as unknown as OnlineDpoOptions;
-  const dir = (options.resume as string) || undefined;
-  if (dir) {
-    try {
-      opts = JSON.parse(await Deno.readTextFile(`${dir}/config.json`));
-    } catch {
-      throw new UserError(
-        `--resume ${dir}: not an online-dpo run folder (no readable config.json)`,
-      );
-    }
-    for (const f of ["metrics.jsonl", "log.jsonl"]) await repairJsonlTail(`${dir}/${f}`);
-  }
-  const run = await createRun({
-    task: "train-online-dpo",
-    config: opts as unknown as Record<string, unknown>,
-    seed: opts.seed,
-    runsDir: options.runs_dir as string,
-    dir,
-    gpu: opts.engine !== "cpu",
-  });
+  const { run, opts } = await openPosttrainRun<OnlineDpoOptions>(
+    parsed.options as Record<string, unknown>,
+    "online-dpo",
+  );
   const r = await onlineDpo(opts, run, { quiet: parsed.quiet });
   await run.finish(r as unknown as Record<string, unknown>);
   for (const m of r.rounds) {
