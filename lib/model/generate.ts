@@ -33,6 +33,8 @@ export interface Generation {
   text?: string;
   /** Why it ended. */
   stop: "eos" | "string" | "length";
+  /** The EOS id it stopped at (not in `ids`), when `stop` is "eos". */
+  stopId?: number;
 }
 
 /** Picks the next id from logits (V): argmax at temperature ≤ 0, else a top-p sample. */
@@ -122,6 +124,7 @@ export async function generate(
         const g = out[b];
         if (o.stopIds?.includes(id)) {
           g.stop = "eos";
+          g.stopId = id;
           done[b] = true;
           continue;
         }

@@ -23,6 +23,12 @@ export interface ScoredSample {
   text: string;
   /** Answer tokens (the stop id not included). */
   tokens: number;
+  /**
+   * The ids sampled, with the EOS id it stopped at: what the policy produced. Decoding and
+   * re-encoding `text` need not give them back (a byte-level model's invalid UTF-8 becomes U+FFFD;
+   * BPE has many ways to spell a text), so training on the sample uses these.
+   */
+  ids: number[];
   stop: "eos" | "string" | "length";
   reward: number;
 }
@@ -53,7 +59,7 @@ export async function sampleScored(
 ): Promise<ScoredSample[][]> {
   const jobs = prompts.flatMap((p, i) => Array.from({ length: o.n }, (_, k) => ({ i, k, p })));
   const batch = o.batch ?? 16;
-  const texts: { text: string; tokens: number; stop: ScoredSample["stop"] }[] = [];
+  const texts: Omit<ScoredSample, "reward">[] = [];
   for (let j = 0; j < jobs.length; j += batch) {
     const part = jobs.slice(j, j + batch);
     const ids = part.map((x) => format.tokenize(x.p, { addGenerationPrompt: true }).ids);
@@ -65,7 +71,12 @@ export async function sampleScored(
       stopIds: format.eosIds,
     });
     for (const g of gens) {
-      texts.push({ text: format.tokenizer.decode(g.ids), tokens: g.ids.length, stop: g.stop });
+      texts.push({
+        text: format.tokenizer.decode(g.ids),
+        tokens: g.ids.length,
+        stop: g.stop,
+        ids: g.stopId === undefined ? g.ids : [...g.ids, g.stopId],
+      });
     }
   }
   const padId = rewardPadId(rewardFormat);

@@ -13,7 +13,8 @@
 
 import type { ChatFormat } from "./chat_template.ts";
 import { tokenizeChat } from "./chat_template.ts";
-import type { Message } from "./records.ts";
+import { UserError } from "../io/errors.ts";
+import type { Message, PreferencePair } from "./records.ts";
 
 /** Token ids and which of them are trained on as targets. */
 export interface Example {
@@ -60,6 +61,49 @@ export function pairExamples(
     return { ids, mask };
   };
   return { chosen: side(chosen), rejected: side(rejected) };
+}
+
+/**
+ * An answer given as the token ids a policy sampled after `prompt` (rendered with the generation
+ * prompt): the mask covers exactly those ids, so training sees what was sampled — with its EOS
+ * only if it sampled one.
+ *
+ * @example
+ * ```ts ignore
+ * const e = sampledExample(format, [{ role: "user", content: "1+1?" }], [50, eotId]);
+ * e.ids.slice(-2); // [50, eotId]; e.mask is 1 on those two only
+ * ```
+ */
+export function sampledExample(format: ChatFormat, prompt: Message[], answer: number[]): Example {
+  const head = tokenizeChat(format, prompt, { addGenerationPrompt: true }).ids;
+  const mask = new Uint8Array(head.length + answer.length);
+  mask.fill(1, head.length);
+  return { ids: [...head, ...answer], mask };
+}
+
+/**
+ * A preference pair's examples: from the ids in `meta.sampled_ids` (`{"chosen": [...],
+ * "rejected": [...]}`, as online DPO writes its pairs) when present, else from the text. Refuses in
+ * one line ids that are not integers below the tokenizer's vocabulary size.
+ */
+export function preferenceExamples(
+  format: ChatFormat,
+  pair: PreferencePair,
+  path: string,
+): { chosen: Example; rejected: Example } {
+  const sampled = pair.meta.sampled_ids as { chosen?: unknown; rejected?: unknown } | undefined;
+  if (sampled === undefined) return pairExamples(format, pair.prompt, pair.chosen, pair.rejected);
+  const ids = (side: "chosen" | "rejected") => {
+    const v = sampled?.[side];
+    const V = format.tokenizer.vocabSize;
+    if (!Array.isArray(v) || !v.every((x) => Number.isInteger(x) && x >= 0 && x < V)) {
+      throw new UserError(
+        `${path}: pair ${pair.id}: meta.sampled_ids.${side} must be a list of token ids below ${V} (or drop meta.sampled_ids to train on the text)`,
+      );
+    }
+    return sampledExample(format, pair.prompt, v as number[]);
+  };
+  return { chosen: ids("chosen"), rejected: ids("rejected") };
 }
 
 /** Number of loss tokens of an example once cut to a row of T inputs. */

@@ -4,6 +4,11 @@
  * fixed reference model). The reference stays the starting policy: Kanana found that updating
  * it made answers grow longer.
  *
+ * DPO trains on the token ids the policy sampled (kept in each pair's `meta.sampled_ids`), not on
+ * their decoded text re-tokenized: the two differ whenever a sample is not valid UTF-8 or not the
+ * tokenizer's own spelling of its text, and then the pairs would be off-policy. The reward model
+ * judges the decoded text, as a user would see it.
+ *
  * Run folder layout (each round resumable on its own):
  *   round-000/eval.json        the starting policy on the held-out prompts
  *   round-t/pairs.jsonl        the round's pairs (kept: a resumed round trains on the same pairs)
@@ -30,9 +35,8 @@ import { createRun, type RunFolder } from "../run/run_folder.ts";
 import { Rng } from "../model/params.ts";
 import { loadChatFormat } from "./chat_template.ts";
 import { bestAndWorst, promptsThatFit, sampleScored, type ScoredSample } from "./best_of.ts";
-import { pairExamples } from "./examples.ts";
+import { sampledExample } from "./examples.ts";
 import {
-  type Message,
   type PreferencePair,
   readPairs,
   readPrompts,
@@ -131,10 +135,7 @@ export async function onlineDpo(
       T,
     );
     const all = scored.flatMap((s, i) => s.map((x) => ({ prompt: heldout[i], ...x })));
-    const examples = all.map((x) => {
-      const a: Message[] = [{ role: "assistant", content: x.text }];
-      return pairExamples(format, x.prompt, a, a).chosen;
-    });
+    const examples = all.map((x) => sampledExample(format, x.prompt, x.ids));
     const lp = await exampleLogps(policy, examples, T);
     const lr = await exampleLogps(refModel, examples, T);
     policy.destroy();
@@ -213,6 +214,7 @@ export async function onlineDpo(
           meta: {
             rewards: s.map((x: ScoredSample) => x.reward),
             margin: best.reward - worst.reward,
+            sampled_ids: { chosen: best.ids, rejected: worst.ids },
           },
         });
       });

@@ -5,7 +5,7 @@ import { createRun } from "../run/run_folder.ts";
 import { loadChatFormat } from "./chat_template.ts";
 import { ONLINE_DPO_OPTIONS } from "./options.ts";
 import { onlineDpo, type OnlineDpoOptions } from "./online_dpo.ts";
-import { writeConversations } from "./records.ts";
+import { readPairs, writeConversations } from "./records.ts";
 import { rewardPadId, toRewardModel } from "./reward.ts";
 import { saveTinyLlama } from "./testing.ts";
 
@@ -78,6 +78,17 @@ Deno.test("online DPO: rounds log reward, length, KL and margin; a stopped run r
   const metrics = (await Deno.readTextFile(whole.path("metrics.jsonl"))).trim().split("\n")
     .map((l) => JSON.parse(l));
   assert.deepEqual(metrics.map((m) => m.round), [0, 1, 2]);
+  // the policy is its own reference before any round: the KL estimate is 0
+  assert.ok(Math.abs(metrics[0].kl) < 1e-6, JSON.stringify(metrics[0]));
+  // each pair keeps the ids the policy sampled; they decode to the pair's text
+  const format = await loadChatFormat(opts.policy);
+  for (const p of await readPairs(whole.path("round-001/pairs.jsonl"))) {
+    const ids = p.meta.sampled_ids as { chosen: number[]; rejected: number[] };
+    for (const side of ["chosen", "rejected"] as const) {
+      const answer = ids[side].filter((id) => !format.eosIds.includes(id));
+      assert.equal(format.tokenizer.decode(answer), p[side][0].content);
+    }
+  }
 
   // between rounds: one round, then the same folder asked for two
   const part = await createRun({ task: "odpo", config: {}, runsDir: dir, gpu: false, echo: false });

@@ -103,6 +103,12 @@ export const DPO_OPTIONS = {
     default: "",
     description: "frozen reference model folder (default: --init-from)",
   },
+  rpo_alpha: {
+    type: "number",
+    default: 0,
+    min: 0,
+    description: "α of an NLL term on the chosen answers, per token (TRL's rpo_alpha; 0 = none)",
+  },
 } as const satisfies OptionsSpec;
 
 /** `deno task train reward`: a Bradley–Terry reward model on preference pairs. */

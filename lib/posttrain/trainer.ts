@@ -49,7 +49,7 @@ import {
   conversationExample,
   type Example,
   makeRows,
-  pairExamples,
+  preferenceExamples,
   type Rows,
   sliceRows,
 } from "./examples.ts";
@@ -107,6 +107,13 @@ export interface PosttrainOptions {
   eos_eval: number;
   /** The frozen reference model's folder (dpo; default: `init_from`). */
   reference?: string;
+  /**
+   * Weight α of an NLL term on the chosen answer added to the preference loss (dpo; TRL's
+   * `rpo_alpha`, 0 = none): α · (−log π(chosen) / its tokens), averaged over the pairs, as in
+   * iterative RPO (Pang et al., 2024). It keeps DPO from lowering the chosen answer's likelihood
+   * along with the rejected one's, which destabilises rounds of online DPO.
+   */
+  rpo_alpha?: number;
   // reward
   /** TRL's `center_rewards_coefficient` (0 = none). */
   center_rewards?: number;
@@ -353,14 +360,14 @@ export async function posttrain(
   } else {
     for (const p of await readPairs(opts.data)) {
       if (!distinct(p)) continue;
-      const e = pairExamples(format, p.prompt, p.chosen, p.rejected);
+      const e = preferenceExamples(format, p, opts.data);
       const margin = typeof p.meta.margin === "number" && kind === "reward" ? p.meta.margin : 0;
       if (keep(e.chosen) && keep(e.rejected)) pairTrain.push({ ...e, margin });
     }
     if (opts.heldout) {
       for (const p of await readPairs(opts.heldout)) {
         if (!distinct(p)) continue;
-        const e = pairExamples(format, p.prompt, p.chosen, p.rejected);
+        const e = preferenceExamples(format, p, opts.heldout);
         if (keep(e.chosen) && keep(e.rejected)) pairHeld.push(e);
       }
     }
@@ -583,6 +590,8 @@ export async function posttrain(
         return loss;
       }
       const losses: PairLoss[] = [];
+      const alpha = opts.rpo_alpha ?? 0;
+      let nll = 0;
       for (let k = 0; k < opts.grad_accum; k++) {
         const ids = _take(nTrain, opts.seed, step * opts.grad_accum + k, opts.batch_size);
         const rows = makeRows(
@@ -603,9 +612,12 @@ export async function posttrain(
             rr: ref?.r[pi],
           }, { beta: opts.beta, gamma: opts.gamma });
           losses.push(pl);
-          loss += pl.loss / nPairs;
+          const lc = Math.max(1, s.count[2 * j]);
+          nll += -s.sum[2 * j] / lc / nPairs;
+          loss += (pl.loss - alpha * s.sum[2 * j] / lc) / nPairs;
           // ∂L/∂θ = dPc·∂πc/∂θ + dPr·∂πr/∂θ; the head's term is w·(−log p): w = −dP / pairs
-          for (const [row, d] of [[2 * j, pl.dPc], [2 * j + 1, pl.dPr]] as const) {
+          const dPc = pl.dPc - alpha / lc;
+          for (const [row, d] of [[2 * j, dPc], [2 * j + 1, pl.dPr]] as const) {
             for (let t = 0; t < T; t++) {
               if (rows.targets[row * T + t] >= 0) w[row * T + t] = -d / nPairs;
             }
@@ -614,7 +626,7 @@ export async function posttrain(
         await m.backward(pass, { targets: rows.targets, weights: w }, grads);
         tokens += rows.B * T;
       }
-      metrics = preferenceMetrics(losses);
+      metrics = { ...preferenceMetrics(losses), nll };
       delete metrics.loss;
       return loss;
     });

@@ -216,3 +216,36 @@ Deno.test("train sft mixes rows of pretraining text into each micro-batch", asyn
   assert.ok(m.answer_tokens > 64, JSON.stringify(m));
   await Deno.remove(dir, { recursive: true });
 });
+
+Deno.test("train dpo with rpo_alpha adds α × the chosen answers' per-token NLL to the loss and keeps their likelihood up", async () => {
+  const dir = await fixture();
+  const nllAfter: number[] = [];
+  for (const alpha of [0, 1]) {
+    const opts = {
+      ...defaults(DPO_OPTIONS),
+      init_from: `${dir}/base`,
+      data: `${dir}/dpo.jsonl`,
+      heldout: "",
+      steps: 15,
+      batch_size: 4,
+      seq_len: 96,
+      lr: 3e-3,
+      warmup_steps: 1,
+      engine: "cpu",
+      precision: "fp32",
+      beta: 0.5,
+      rpo_alpha: alpha,
+      ckpt_every: 0,
+    } as unknown as PosttrainOptions;
+    const run = await createRun({ task: "dpo", config: {}, runsDir: dir, gpu: false, echo: false });
+    await posttrain("dpo", opts, run, { quiet: true });
+    run.close();
+    const steps = (await Deno.readTextFile(run.path("metrics.jsonl"))).trim().split("\n")
+      .map((l) => JSON.parse(l)).filter((m) => typeof m.loss === "number");
+    // step 1: the policy is its reference, so the sigmoid loss is ln 2 exactly
+    assert.ok(Math.abs(steps[0].loss - (Math.LN2 + alpha * steps[0].nll)) < 1e-6, `${alpha}`);
+    nllAfter.push(steps.at(-1).nll);
+  }
+  assert.ok(nllAfter[1] < nllAfter[0], JSON.stringify(nllAfter));
+  await Deno.remove(dir, { recursive: true });
+});
