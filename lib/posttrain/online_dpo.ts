@@ -36,12 +36,7 @@ import { Rng } from "../model/params.ts";
 import { loadChatFormat } from "./chat_template.ts";
 import { bestAndWorst, promptsThatFit, sampleScored, type ScoredSample } from "./best_of.ts";
 import { sampledExample } from "./examples.ts";
-import {
-  type PreferencePair,
-  readPairs,
-  readPrompts,
-  writePairs,
-} from "./records.ts";
+import { type PreferencePair, readPairs, readPrompts, writePairs } from "./records.ts";
 import { requireRewardModel } from "./reward.ts";
 import { exampleLogps, posttrain, type PosttrainOptions } from "./trainer.ts";
 
