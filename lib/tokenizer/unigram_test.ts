@@ -3,6 +3,7 @@ import { bytePiece, codePoints, type Piece, PieceType, UnigramModel } from "./un
 import { digamma, trainUnigram } from "./unigram_trainer.ts";
 import { countPreTokens, spmValidPiece, spmWords } from "./pretokens.ts";
 import { koreanCorpus, prng } from "./testing.ts";
+import { sentencePieceVocabText } from "./unigram_files.ts";
 
 function model(entries: [string, number][], byteFallback = false): UnigramModel {
   const pieces: Piece[] = [{ piece: "<unk>", score: 0, type: PieceType.UNKNOWN }];
@@ -122,4 +123,32 @@ Deno.test("trainUnigram() leaves rare characters to byte fallback under characte
   const ids = m.encode("▁뷁");
   assert.ok(ids.some((i) => m.pieces[i].type === PieceType.BYTE));
   assert.equal(m.decode(ids), "▁뷁");
+});
+
+Deno.test("unigram_file_train.ts trains on a text file as trainUnigram() does in process", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const lines = koreanCorpus(500, 7);
+    await Deno.writeTextFile(`${dir}/text.txt`, lines.join("\n") + "\n");
+    const script = new URL("./unigram_file_train.ts", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        `--allow-read=${dir}`,
+        `--allow-write=${dir}`,
+        script,
+        `${dir}/text.txt`,
+        "150",
+        `${dir}/m.vocab`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    assert.ok(JSON.parse(new TextDecoder().decode(out.stdout)).seconds > 0);
+    const ours = trainUnigram(counts(lines), { vocabSize: 150, isValidPiece: spmValidPiece });
+    assert.equal(await Deno.readTextFile(`${dir}/m.vocab`), sentencePieceVocabText(ours));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
