@@ -141,24 +141,24 @@ export const tokenizerBench: BenchSuite = {
     if (!hasSpm) {
       ctx.log("tokenizer: spm_train not installed (apt-get install sentencepiece): no peer");
     }
-    const hasTime = hasSpm && await hasCommand("time");
-    if (hasSpm && !hasTime) {
-      ctx.log("tokenizer: GNU time not installed: no peak memory of spm_train");
+    const hasTime = await hasCommand("time");
+    if (!hasTime) {
+      ctx.log("tokenizer: GNU time not installed (apt-get install time): no peak memory");
     }
     for (const size of [vocab, 2 * vocab]) {
-      // Jikji's trainer in a process of its own (unigram_file_train.ts), timed from the text file
-      // to the finished model; both trainers' peak memory read by GNU time.
+      // Both trainers in processes of their own, timed from the text file to the finished model
+      // (Jikji's: unigram_file_train.ts), their peak memory read by GNU time.
+      const spm = hasSpm ? await spmTrain(work, size, hasTime) : undefined;
       const jikji = await trainInProcess(work, size, hasTime);
       if (!jikji) {
         ctx.log(
           "tokenizer: cannot run `deno` (not on PATH or not in --allow-run): no trainer figures",
         );
-        break;
+        continue;
       }
       const model = new UnigramModel(
         parseSentencePieceVocab(await Deno.readTextFile(jikji.vocab), jikji.vocab),
       );
-      const spm = hasSpm ? await spmTrain(work, size, hasTime) : undefined;
       yield {
         name: `Unigram training, ${size} pieces`,
         value: jikji.seconds,
