@@ -64,7 +64,7 @@ export interface UnigramTrainerOptions {
 const EXPECTED_FREQUENCY_THRESHOLD = 0.5;
 
 /** The pre-tokens, sorted by text: code points of word w at `cps[start[w], start[w+1])`. */
-interface Words {
+export interface Words {
   cps: Int32Array;
   start: Int32Array;
   count: Float64Array;
@@ -100,7 +100,7 @@ export function trainUnigram(
     onRound: () => {},
     ...options,
   };
-  const words = _words(preTokens);
+  const words = preTokenWords(preTokens);
   const required = requiredCharacters(words, o.characterCoverage, o.requiredChars);
   const special = o.metaPieces.length + (o.byteFallback ? 256 : 0);
   const target = o.vocabSize - special;
@@ -133,7 +133,8 @@ export function trainUnigram(
   return finalize(pieces, alive, target, o.metaPieces, o.byteFallback);
 }
 
-function _words(preTokens: Map<string, number>): Words {
+/** The pre-tokens with a positive count, sorted by text, in typed arrays. */
+export function preTokenWords(preTokens: Map<string, number>): Words {
   const sorted = [...preTokens].filter(([t, c]) => c > 0 && t.length)
     .sort((a, b) => a[0] < b[0] ? -1 : 1);
   const start = new Int32Array(sorted.length + 1);
@@ -210,7 +211,7 @@ function _grown<T extends Int32Array | Float64Array>(a: T, need: number): T {
  * sum of the runs' pre-token counts. `found(first, d, count, from, to)` gets one per substring:
  * the position of one occurrence in `words.cps`, and its run `sa[from, to)`.
  */
-function distinctSubstrings(
+export function distinctSubstrings(
   words: Words,
   isRequired: Uint8Array,
   maxLength: number,
