@@ -1,10 +1,16 @@
 /**
  * `bench quality`: the model-based quality filters on the Korean LibreOffice help text (~4.8 MB,
  * ~635k words) against their reference tools, run in the same benchmark when installed:
- * KenLM's `lmplz` for the 5-gram build (not in Debian: build it, put it on PATH and add `lmplz` to
- * the bench task's `--allow-run` list — it is not there by default because Deno warns about every
- * listed program it cannot find), and Debian's `fasttext` for the classifier on the "mostly Hangul?" line task (40k train / 10k test lines of
- * Korean and English help text).
+ *
+ * - KenLM's `lmplz` for the 5-gram build;
+ * - KenLM's `query` for scoring the text file with the same ARPA (model load plus every line, as
+ *   a process), against Jikji's load through its binary cache (`arpa_cache.ts`) and its ARPA parse;
+ *   also `query` on `build_binary`'s file;
+ * - Debian's `fasttext` for the classifier on the "mostly Hangul?" line task (40k train / 10k test
+ *   lines of Korean and English help text).
+ *
+ * KenLM is not in Debian: build it and put its `bin/` on PATH (`lmplz`, `query` and
+ * `build_binary` are in the bench task's `--allow-run`; without them the KenLM rows have no peer).
  *
  * @module
  */
@@ -14,6 +20,7 @@ import type { Doc } from "../io/jsonl.ts";
 import { type BenchResult, type BenchSuite, timeMedian } from "../bench/harness.ts";
 import { trainNgram } from "./ngram/train.ts";
 import { readArpa, writeArpa } from "./ngram/arpa.ts";
+import { loadArpa } from "./ngram/arpa_cache.ts";
 import type { NgramModel } from "./ngram/model.ts";
 import { whitespaceTokenizer } from "./ngram/vocab.ts";
 import {
@@ -55,6 +62,20 @@ async function _run(
     if (err instanceof Deno.errors.PermissionDenied) return;
     throw err;
   }
+}
+
+/** Median milliseconds of `reps` runs of a tool reading `stdinPath`, and its last stdout. */
+async function _timedTool(cmd: string, args: string[], stdinPath: string, reps: number) {
+  const times: number[] = [];
+  let stdout = "";
+  for (let i = 0; i < reps; i++) {
+    const r = await _run(cmd, args, stdinPath);
+    if (!r?.ok) return;
+    times.push(r.seconds * 1000);
+    stdout = r.stdout;
+  }
+  times.sort((a, b) => a - b);
+  return { ms: times[Math.floor(times.length / 2)], stdout };
 }
 
 /** Largest |Δ| of log10 probabilities and backoffs between two models with the same n-grams. */
@@ -155,6 +176,61 @@ export const qualityBench: BenchSuite = {
       unit: "words/s",
       note: `${n} words`,
     };
+
+    // --- scoring a file: model load + every line, against KenLM's query on the same ARPA
+    const arpa = `${dir}/jikji.arpa`;
+    await loadArpa(arpa); // writes the binary cache beside the ARPA; later loads read it
+    const scoreFile = (m: NgramModel, path: string) => {
+      let logprob = 0, tokens = 0;
+      for (const line of Deno.readTextFileSync(path).split("\n").slice(0, -1)) {
+        const s = m.scoreSentence(whitespaceTokenizer(line));
+        logprob += s.logprob;
+        tokens += s.words + 1;
+      }
+      return Math.pow(10, -logprob / tokens);
+    };
+    let ppl = 0;
+    const cachedMs = await timeMedian(
+      async () => (ppl = scoreFile(await loadArpa(arpa), textPath)),
+      reps,
+      1,
+    );
+    const parseMs = await timeMedian(
+      async () => scoreFile(await readArpa(arpa), textPath),
+      reps,
+      0,
+    );
+    const query = await _timedTool("query", ["-v", "summary", arpa], textPath, reps);
+    const built = await _run("build_binary", [arpa, `${dir}/jikji.kenlm`]);
+    const queryBin = built?.ok
+      ? await _timedTool("query", ["-v", "summary", `${dir}/jikji.kenlm`], textPath, reps)
+      : undefined;
+    const queryPpl = query && Number(/Perplexity including OOVs:\s*(\S+)/.exec(query.stdout)?.[1]);
+    const speed = (ms: number) => mb / (ms / 1000);
+    const noQuery = "query not on PATH or not in --allow-run";
+    yield {
+      name: "5-gram score a file, binary cache (load + score)",
+      value: speed(cachedMs),
+      unit: "MB/s",
+      ...(query ? { peer: "KenLM query, same ARPA", peer_value: speed(query.ms) } : {}),
+      note: `${mb.toFixed(1)} MB; perplexity ${ppl.toFixed(4)}` +
+        (query ? ` (query: ${queryPpl}); query timed as a process` : `; ${noQuery}`),
+    };
+    yield {
+      name: "5-gram score a file, ARPA parsed (load + score)",
+      value: speed(parseMs),
+      unit: "MB/s",
+      ...(query ? { peer: "KenLM query, same ARPA", peer_value: speed(query.ms) } : {}),
+    };
+    if (queryBin) {
+      yield {
+        name: "5-gram score a file, binary cache vs KenLM's binary",
+        value: speed(cachedMs),
+        unit: "MB/s",
+        peer: "KenLM query, build_binary's file",
+        peer_value: speed(queryBin.ms),
+      };
+    }
 
     // --- agreement with lmplz's ARPA
     if (lmplz?.ok) {

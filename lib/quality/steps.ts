@@ -22,7 +22,7 @@ import { BaseFilter, type FilterVerdict } from "../pipeline/step.ts";
 import { registerStep } from "../pipeline/registry.ts";
 import type { Doc } from "../io/jsonl.ts";
 import { UserError } from "../io/errors.ts";
-import { readArpa } from "./ngram/arpa.ts";
+import { loadArpa } from "./ngram/arpa_cache.ts";
 import type { NgramModel } from "./ngram/model.ts";
 import {
   type BucketCutoffs,
@@ -177,7 +177,7 @@ registerStep("perplexity", {
     p60: { type: "number", description: "60th-percentile cut-off (instead of the file)" },
   },
   async create(p) {
-    const model = await readArpa(p.model as string);
+    const model = await loadArpa(p.model as string);
     const tokenizer = p.tokenizer ? await hfTokenizer(p.tokenizer as string) : undefined;
     let cutoffs: BucketCutoffs | undefined;
     if (typeof p.p30 === "number" && typeof p.p60 === "number") {

@@ -218,7 +218,7 @@ export class SentencePieceProcessor {
   readonly model: UnigramModel;
   #charsTrie: Uint32Array | null = null; // Darts double-array units of the charsmap
   #rules: Uint8Array = new Uint8Array(); // NUL-terminated replacements the trie points into
-  #ruleText = new Map<number, string>();
+  #ruleCps = new Map<number, Int32Array>(); // replacement code points, by rule offset
   #userDefined: Uint8Array[];
   #byteIds: number[] = [];
   #trie = new PieceTrie(); // NORMAL and USER_DEFINED pieces
@@ -269,12 +269,16 @@ export class SentencePieceProcessor {
     }
   }
 
-  #ruleOut = "";
   #buf = new Uint8Array(1024); // UTF-8 of the text being normalised
+  #cps = new Int32Array(1024); // its normalised code points
+  #best = new Float32Array(1024); // Viterbi: best score ending at each position
+  #backId = new Int32Array(1024); // … the piece ending there
+  #backStart = new Int32Array(1024); // … and where it starts (-1: not reached yet)
+  #path = new Int32Array(1024); // the best path's positions, last first
 
   /**
    * The longest charsmap rule at `b[start]` (Darts commonPrefixSearch): its length in bytes (0:
-   * none); its replacement is left in `#ruleOut`.
+   * none); `#rulePoints` then holds its replacement's code points.
    */
   #rule(b: Uint8Array, start: number): number {
     const trie = this.#charsTrie!;
@@ -288,23 +292,47 @@ export class SentencePieceProcessor {
       if (unit & 0x100) (length = i + 1 - start), (value = trie[pos] & 0x7fffffff); // has leaf
     }
     if (!length) return 0;
-    let text = this.#ruleText.get(value);
-    if (text === undefined) {
+    let cps = this.#ruleCps.get(value);
+    if (cps === undefined) {
       const end = this.#rules.indexOf(0, value);
-      text = new TextDecoder().decode(this.#rules.subarray(value, end < 0 ? undefined : end));
-      this.#ruleText.set(value, text);
+      const text = new TextDecoder().decode(this.#rules.subarray(value, end < 0 ? undefined : end));
+      cps = Int32Array.from(codePoints(text));
+      this.#ruleCps.set(value, cps);
     }
-    this.#ruleOut = text;
+    this.#rulePoints = cps;
     return length;
   }
+  #rulePoints: Int32Array = new Int32Array();
 
   /**
-   * The text cut into normalised units, as sentencepiece's Normalizer::NormalizePrefix does.
-   * Without a charsmap: an approximation by normalizer name that leaves user-defined pieces to it.
+   * Normalises `text` into `#cps` and returns its length in code points. With a charsmap the
+   * text's UTF-8 is cut into units as sentencepiece's Normalizer::NormalizePrefix does (a
+   * user-defined piece, else the longest rule, else one character); without one, each character
+   * of the approximation by normalizer name is a unit. Then the whitespace rules: leading spaces
+   * of a unit that follows a space dropped (so leading and repeated spaces go), spaces escaped,
+   * a dummy prefix before the first unit, trailing spaces removed.
    */
-  #units(text: string): string[] {
-    const name = this.file.normalizer.name;
+  #normalize(text: string): number {
+    const { removeExtraWhitespaces: trim, escapeWhitespaces: escape, addDummyPrefix } =
+      this.file.normalizer;
+    const space = escape ? 0x2581 : 0x20;
+    let cps = this.#cps, out = 0, prevSpace = trim;
+    // Appends the unit u[from, to).
+    const unit = (u: ArrayLike<number>, from: number, to: number) => {
+      if (prevSpace) { while (from < to && u[from] === 0x20) from++; }
+      if (from === to) return;
+      if (out + to - from + 1 > cps.length) {
+        const grown = new Int32Array(2 * (out + to - from + 1));
+        grown.set(cps.subarray(0, out));
+        cps = this.#cps = grown;
+      }
+      for (let k = from; k < to; k++) cps[out++] = u[k] === 0x20 ? space : u[k];
+      prevSpace = trim && u[to - 1] === 0x20;
+    };
+    if (!text) return 0;
+    if (addDummyPrefix) cps[out++] = space;
     if (!this.#charsTrie) {
+      const name = this.file.normalizer.name;
       const nmt = name.startsWith("nmt_");
       if (nmt) text = text.replace(_NMT_SPACE, " ").replace(_NMT_REMOVE, "");
       if (name.includes("nfkc")) {
@@ -313,69 +341,77 @@ export class SentencePieceProcessor {
         text = nmt ? text.split("\uff5e").map(nfkc).join("\uff5e") : nfkc(text);
         if (name.endsWith("_cf")) text = text.toLowerCase();
       }
-      return [...text];
-    }
-    // `text` came from a JS string, so its UTF-8 is valid: a unit without a rule is the next
-    // 1 (BMP) or 2 (astral) UTF-16 code units of `text`, sliced rather than decoded
-    if (this.#buf.length < 3 * text.length) this.#buf = new Uint8Array(3 * text.length + 64);
-    const b = this.#buf.subarray(0, _encoder.encodeInto(text, this.#buf).written);
-    const units: string[] = [];
-    const users = this.#userDefined;
-    for (let i = 0, j = 0; i < b.length;) {
-      let user = 0;
-      for (const u of users) {
-        if (u.length > user && u.every((x, k) => b[i + k] === x)) user = u.length;
+      const all = codePoints(text);
+      for (let k = 0; k < all.length; k++) unit(all, k, k + 1);
+    } else {
+      if (this.#buf.length < 3 * text.length) this.#buf = new Uint8Array(3 * text.length + 64);
+      const b = this.#buf.subarray(0, _encoder.encodeInto(text, this.#buf).written);
+      const users = this.#userDefined, one = [0];
+      for (let i = 0; i < b.length;) {
+        let user = 0;
+        for (const u of users) {
+          if (u.length > user && u.every((x, k) => b[i + k] === x)) user = u.length;
+        }
+        if (user) {
+          const u = codePoints(new TextDecoder().decode(b.subarray(i, i + user)));
+          unit(u, 0, u.length);
+          i += user;
+          continue;
+        }
+        const length = this.#rule(b, i);
+        if (length) {
+          unit(this.#rulePoints, 0, this.#rulePoints.length);
+          i += length;
+          continue;
+        }
+        // One character (`b` came from a JS string, so its UTF-8 is valid).
+        const c = b[i];
+        if (c < 0x80) (one[0] = c), (i += 1);
+        else if (c < 0xe0) (one[0] = ((c & 0x1f) << 6) | (b[i + 1] & 0x3f)), (i += 2);
+        else if (c < 0xf0) {
+          one[0] = ((c & 0x0f) << 12) | ((b[i + 1] & 0x3f) << 6) | (b[i + 2] & 0x3f);
+          i += 3;
+        } else {
+          one[0] = ((c & 0x07) << 18) | ((b[i + 1] & 0x3f) << 12) | ((b[i + 2] & 0x3f) << 6) |
+            (b[i + 3] & 0x3f);
+          i += 4;
+        }
+        unit(one, 0, 1);
       }
-      const length = user ? 0 : this.#rule(b, i);
-      const n = user || length || _utf8Len(b, i) || 1;
-      let chars = 0;
-      for (let k = i; k < i + n; k++) {
-        if ((b[k] & 0xc0) !== 0x80) chars += b[k] >= 0xf0 ? 2 : 1;
-      }
-      units.push(length ? this.#ruleOut : text.slice(j, j + chars));
-      i += n;
-      j += chars;
     }
-    return units;
+    while (trim && out > 0 && cps[out - 1] === space) out--;
+    return out;
   }
 
   /** `text` normalised as sentencepiece does before segmenting (spaces as ▁ by default). */
   normalize(text: string): string {
-    const { removeExtraWhitespaces: trim, escapeWhitespaces: escape, addDummyPrefix } =
-      this.file.normalizer;
-    const units = this.#units(text);
-    let k = 0;
-    while (trim && k < units.length && units[k] === " ") k++;
-    if (k === units.length) return "";
-    const space = escape ? _SPACE : " ";
-    let out = addDummyPrefix ? space : "", prevSpace = trim;
-    for (; k < units.length; k++) {
-      let unit = units[k];
-      if (unit.length === 1 && unit !== " ") { // most units: one character, no space
-        out += unit;
-        prevSpace = false;
-        continue;
-      }
-      if (prevSpace) unit = unit.replace(/^ +/, "");
-      if (unit) {
-        out += escape ? unit.replaceAll(" ", _SPACE) : unit;
-        prevSpace = trim && unit.endsWith(" ");
-      }
+    const n = this.#normalize(text);
+    let out = "";
+    for (let k = 0; k < n; k += 4096) {
+      out += String.fromCodePoint(...this.#cps.subarray(k, Math.min(n, k + 4096)));
     }
-    while (trim && out.endsWith(space)) out = out.slice(0, -space.length);
     return out;
   }
 
   /**
-   * sentencepiece's Model::EncodeOptimized: like {@linkcode UnigramModel.viterbi}, but each
-   * position's best score is kept as a float32 while candidates are summed in float64, which
-   * decides ties such as "B" + "BB" against "BB" + "B" as spm does.
+   * sentencepiece's Model::EncodeOptimized over `#cps[0, n)`: like
+   * {@linkcode UnigramModel.viterbi}, but each position's best score is kept as a float32 while
+   * candidates are summed in float64, which decides ties such as "B" + "BB" against "BB" + "B" as
+   * spm does. Leaves the best path's end positions, last first, in `#path` and returns their
+   * number; the piece ending at position e is `#backId[e]`, starting at `#backStart[e]`.
    */
-  #viterbi(cps: number[]): { ids: number[]; starts: number[] } {
-    const n = cps.length;
-    const best = new Float32Array(n + 1);
-    const backId = new Int32Array(n + 1), backStart = new Int32Array(n + 1).fill(-1);
-    const trie = this.#trie, scores = this.#scores;
+  #viterbi(n: number): number {
+    if (this.#best.length < n + 1) {
+      this.#best = new Float32Array(2 * n + 2);
+      this.#backId = new Int32Array(2 * n + 2);
+      this.#backStart = new Int32Array(2 * n + 2);
+      this.#path = new Int32Array(2 * n + 2);
+    }
+    const cps = this.#cps, best = this.#best, backId = this.#backId, backStart = this.#backStart;
+    const trie = this.#trie, scores = this.#scores, unkScore = this.#unkScore;
+    const unkId = this.model.unkId;
+    backStart.fill(-1, 0, n + 1);
+    best[0] = 0;
     for (let i = 0; i < n; i++) {
       const base = best[i];
       let single = false;
@@ -393,37 +429,40 @@ export class SentencePieceProcessor {
         if (j === i) single = true;
       }
       if (!single) {
-        const score = Math.fround(this.#unkScore + base);
+        const score = Math.fround(unkScore + base);
         if (backStart[i + 1] < 0 || score > best[i + 1]) {
           best[i + 1] = score;
-          backId[i + 1] = this.model.unkId;
+          backId[i + 1] = unkId;
           backStart[i + 1] = i;
         }
       }
     }
-    const ids: number[] = [], starts: number[] = [];
-    for (let end = n; end > 0; end = backStart[end]) {
-      ids.push(backId[end]);
-      starts.push(backStart[end]);
-    }
-    return { ids: ids.reverse(), starts: starts.reverse() };
+    let count = 0;
+    for (let end = n; end > 0; end = backStart[end]) this.#path[count++] = end;
+    return count;
+  }
+
+  /** UTF-8 bytes of `#cps[from, to)`. */
+  #bytesOf(from: number, to: number): Uint8Array {
+    return _encoder.encode(String.fromCodePoint(...this.#cps.subarray(from, to)));
   }
 
   /** `text` (one sentence, one line of spm_encode's input) as pieces with their ids. */
   encode(text: string): { piece: string; id: number }[] {
-    const cps = codePoints(this.normalize(text));
-    const { ids, starts } = this.#viterbi(cps);
+    const count = this.#viterbi(this.#normalize(text));
     const out: { piece: string; id: number }[] = [];
-    for (let k = 0; k < ids.length; k++) {
-      const id = ids[k];
-      const surface = String.fromCodePoint(...cps.slice(starts[k], starts[k + 1] ?? cps.length));
+    let prev = -1;
+    for (let k = count - 1; k >= 0; k--) {
+      const end = this.#path[k], start = this.#backStart[end], id = this.#backId[end];
+      const surface = String.fromCodePoint(...this.#cps.subarray(start, end));
       if (id !== this.model.unkId) out.push({ piece: surface, id });
       else if (this.file.trainer.byteFallback) {
-        for (const b of new TextEncoder().encode(surface)) {
+        for (const b of this.#bytesOf(start, end)) {
           out.push({ piece: bytePiece(b), id: this.#byteIds[b] });
         }
-      } else if (k > 0 && ids[k - 1] === id) out[out.length - 1].piece += surface;
+      } else if (prev === id) out[out.length - 1].piece += surface;
       else out.push({ piece: surface, id });
+      prev = id;
     }
     return out;
   }
@@ -435,21 +474,20 @@ export class SentencePieceProcessor {
 
   /** The ids of `text` (`spm_encode --output_format=id`), as {@linkcode encode} without pieces. */
   encodeIds(text: string): number[] {
-    const cps = codePoints(this.normalize(text));
-    const { ids, starts } = this.#viterbi(cps);
-    const unk = this.model.unkId, out: number[] = [];
-    for (let k = 0; k < ids.length; k++) {
-      const id = ids[k];
+    const count = this.#viterbi(this.#normalize(text));
+    const unk = this.model.unkId, path = this.#path, backId = this.#backId, out: number[] = [];
+    let prev = -1;
+    for (let k = count - 1; k >= 0; k--) {
+      const id = backId[path[k]];
       if (id !== unk) out.push(id);
       else if (this.file.trainer.byteFallback) {
-        const end = starts[k + 1] ?? cps.length;
-        const surface = String.fromCodePoint(...cps.slice(starts[k], end));
-        for (const b of new TextEncoder().encode(surface)) out.push(this.#byteIds[b]);
-      } else if (k === 0 || ids[k - 1] !== id) out.push(id);
+        const end = path[k];
+        for (const b of this.#bytesOf(this.#backStart[end], end)) out.push(this.#byteIds[b]);
+      } else if (prev !== id) out.push(id);
+      prev = id;
     }
     return out;
   }
-
   /** Text of `ids` as `spm_decode --input_format=id` gives it. */
   decode(ids: number[]): string {
     const { addDummyPrefix, removeExtraWhitespaces } = this.file.normalizer;

@@ -2,9 +2,11 @@
  * `bench tokenizer`, on the LibreOffice help text (Korean and English, documents split by a hash
  * of their id into training and held-out):
  *
- * - Jikji's Unigram trainer against Debian's `spm_train` at equal vocabulary size (8k) on the same
- *   Korean training text: training seconds, and tokens per character on held-out text
- *   (`spm_encode` for sentencepiece's model);
+ * - Jikji's Unigram trainer against Debian's `spm_train` at equal vocabulary size (8k and 16k) on
+ *   the same Korean training text: training seconds, peak resident memory (each trainer in a
+ *   process of its own: `unigram_file_train.ts` reports its own `ru_maxrss`, GNU `time` reports
+ *   spm_train's), and tokens per character on held-out text (`spm_encode` for sentencepiece's
+ *   model);
  * - Jikji's sentencepiece processor against `spm_encode` encoding the training text with
  *   spm_train's model, in MB/s;
  * - encode speed of the merged tokenizer with Jikji's encoder against `@huggingface/tokenizers`
@@ -25,9 +27,10 @@ import { timeMedian } from "../bench/harness.ts";
 import { ByteLevelBpe } from "./bpe.ts";
 import { BUILD_DEFAULTS, buildTokenizer, LLAMA31_TOKENIZER, readBase } from "./build.ts";
 import { isHeldOut } from "./corpus.ts";
-import { countPreTokens, spmValidPiece, spmWords } from "./pretokens.ts";
-import { trainUnigram } from "./unigram_trainer.ts";
-import { SentencePieceProcessor } from "./sentencepiece.ts";
+import { spmWords } from "./pretokens.ts";
+import { fileURLToPath } from "node:url";
+import { parseSentencePieceVocab, SentencePieceProcessor } from "./sentencepiece.ts";
+import { UnigramModel } from "./unigram.ts";
 
 const encoder = new TextEncoder();
 
@@ -58,6 +61,60 @@ async function hasCommand(cmd: string): Promise<boolean> {
   }
 }
 
+/** Peak resident memory of a finished child from GNU time's `-f %M` file (KiB), in MiB. */
+async function _peakFromTime(path: string): Promise<number | undefined> {
+  const kib = Number((await Deno.readTextFile(path)).trim().split("\n").at(-1));
+  return Number.isFinite(kib) && kib > 0 ? kib / 1024 : undefined;
+}
+
+/**
+ * Runs `cmd` under GNU time when `withTime`: its seconds and peak resident memory in MiB (the
+ * child's `ru_maxrss`). The trainers are timed this way rather than by reading their own
+ * getrusage, since a child forked from the bench starts with the bench's peak as its own.
+ */
+async function timed(cmd: string, args: string[], rssFile: string, withTime: boolean) {
+  const t0 = performance.now();
+  const stdout = withTime
+    ? await run("time", ["-f", "%M", "-o", rssFile, cmd, ...args])
+    : await run(cmd, args);
+  const seconds = (performance.now() - t0) / 1000;
+  return { stdout, seconds, peakMiB: withTime ? await _peakFromTime(rssFile) : undefined };
+}
+
+/** Jikji's trainer on `work`/ko_train.txt in a `deno` process of its own; undefined without deno. */
+async function trainInProcess(work: string, size: number, withTime: boolean) {
+  const vocab = `${work}/jikji${size}.vocab`;
+  const script = fileURLToPath(new URL("./unigram_file_train.ts", import.meta.url));
+  const args = ["run", `--allow-read=${work}`, `--allow-write=${work}`, script];
+  try {
+    const out = await timed(
+      "deno",
+      [...args, `${work}/ko_train.txt`, `${size}`, vocab],
+      `${work}/jikji${size}.rss`,
+      withTime,
+    );
+    return { vocab, seconds: JSON.parse(out.stdout).seconds as number, peakMiB: out.peakMiB };
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotCapable) return;
+    throw err;
+  }
+}
+
+/** spm_train at `size` pieces: seconds and, under GNU time, peak memory in MiB. */
+async function spmTrain(work: string, size: number, withTime: boolean) {
+  const prefix = `${work}/spm${size}`;
+  const args = [
+    `--input=${work}/ko_train.txt`,
+    `--model_prefix=${prefix}`,
+    `--vocab_size=${size}`,
+    "--character_coverage=0.9995",
+    "--model_type=unigram",
+    "--minloglevel=2",
+  ];
+  const out = await timed("spm_train", args, `${prefix}.rss`, withTime);
+  return { model: `${prefix}.model`, seconds: out.seconds, peakMiB: out.peakMiB };
+}
+
 /** The tokenizer suite. */
 export const tokenizerBench: BenchSuite = {
   name: "tokenizer",
@@ -75,49 +132,61 @@ export const tokenizerBench: BenchSuite = {
     const vocab = 8000;
     const note = `${(encoder.encode(trainText).length / 1e6).toFixed(2)} MB Korean training text`;
     ctx.log(`tokenizer: ${note}, ${heldLines.length} held-out lines`);
-
-    // Jikji's trainer, timed from the text file to the finished model.
-    const t0 = performance.now();
-    const counts = new Map<string, number>();
-    for (const line of (await Deno.readTextFile(`${work}/ko_train.txt`)).split("\n")) {
-      countPreTokens(counts, spmWords(line));
+    const heldTokens = (model: UnigramModel) =>
+      heldLines.reduce(
+        (a, l) => a + spmWords(l).reduce((b, w) => b + model.encode(w).length, 0),
+        0,
+      );
+    const hasSpm = await hasCommand("spm_train");
+    if (!hasSpm) {
+      ctx.log("tokenizer: spm_train not installed (apt-get install sentencepiece): no peer");
     }
-    const model = trainUnigram(counts, { vocabSize: vocab, isValidPiece: spmValidPiece });
-    const jikjiSeconds = (performance.now() - t0) / 1000;
-    let jikjiTokens = 0;
-    for (const l of heldLines) for (const w of spmWords(l)) jikjiTokens += model.encode(w).length;
-
-    if (await hasCommand("spm_train")) {
-      const t1 = performance.now();
-      await run("spm_train", [
-        `--input=${work}/ko_train.txt`,
-        `--model_prefix=${work}/spm${vocab}`,
-        `--vocab_size=${vocab}`,
-        "--character_coverage=0.9995",
-        "--model_type=unigram",
-        "--minloglevel=2",
-      ]);
-      const spmSeconds = (performance.now() - t1) / 1000;
-      const encoded = await run("spm_encode", [
-        `--model=${work}/spm${vocab}.model`,
-        `${work}/ko_held.txt`,
-      ]);
-      const spmTokens = encoded.split("\n").reduce((a, l) => a + (l ? l.split(" ").length : 0), 0);
+    const hasTime = await hasCommand("time");
+    if (!hasTime) {
+      ctx.log("tokenizer: GNU time not installed (apt-get install time): no peak memory");
+    }
+    for (const size of [vocab, 2 * vocab]) {
+      // Both trainers in processes of their own, timed from the text file to the finished model
+      // (Jikji's: unigram_file_train.ts), their peak memory read by GNU time.
+      const spm = hasSpm ? await spmTrain(work, size, hasTime) : undefined;
+      const jikji = await trainInProcess(work, size, hasTime);
+      if (!jikji) {
+        ctx.log(
+          "tokenizer: cannot run `deno` (not on PATH or not in --allow-run): no trainer figures",
+        );
+        continue;
+      }
+      const model = new UnigramModel(
+        parseSentencePieceVocab(await Deno.readTextFile(jikji.vocab), jikji.vocab),
+      );
       yield {
-        name: `Unigram training, ${vocab} pieces`,
-        value: jikjiSeconds,
+        name: `Unigram training, ${size} pieces`,
+        value: jikji.seconds,
         unit: "s",
-        peer: "spm_train",
-        peer_value: spmSeconds,
+        ...(spm ? { peer: "spm_train", peer_value: spm.seconds } : {}),
         note,
       };
+      if (jikji.peakMiB) {
+        yield {
+          name: `Unigram training peak memory, ${size} pieces`,
+          value: jikji.peakMiB,
+          unit: "MiB",
+          ...(spm?.peakMiB ? { peer: "spm_train", peer_value: spm.peakMiB } : {}),
+          note: "peak resident memory of the training process (GNU time's %M)",
+        };
+      }
+      if (!spm) continue;
+      const encoded = await run("spm_encode", [`--model=${spm.model}`, `${work}/ko_held.txt`]);
+      const spmTokens = encoded.split("\n").reduce((a, l) => a + (l ? l.split(" ").length : 0), 0);
       yield {
-        name: `held-out tokens/char, ${vocab} pieces`,
-        value: jikjiTokens / heldChars,
+        name: `held-out tokens/char, ${size} pieces`,
+        value: heldTokens(model) / heldChars,
         unit: "tokens/char",
         peer: "spm_train + spm_encode",
         peer_value: spmTokens / heldChars,
       };
+    }
+    if (hasSpm) {
       // Encoding with sentencepiece's own model: Jikji's processor (warm, same ids) against
       // spm_encode (a process per run: start and model load included) on the training text.
       const spm = SentencePieceProcessor.fromModel(
@@ -146,9 +215,6 @@ export const tokenizerBench: BenchSuite = {
         peer_value: mb(theirs),
         note: `${(trainBytes / 1e6).toFixed(2)} MB; spm_encode timed as a process`,
       };
-    } else {
-      ctx.log("tokenizer: spm_train not installed (apt-get install sentencepiece): no peer");
-      yield { name: `Unigram training, ${vocab} pieces`, value: jikjiSeconds, unit: "s", note };
     }
 
     // The merged tokenizer (the default build) and encode speed.

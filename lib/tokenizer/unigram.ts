@@ -71,27 +71,41 @@ export class PieceTrie {
   /** Adds `codePoints` ending in value `id` (≥ 0). */
   insert(codePoints: ArrayLike<number>, id: number): void {
     let node = 0;
-    for (let i = 0; i < codePoints.length; i++) {
-      let child = this.child(node, codePoints[i]);
-      if (child < 0) {
-        if (2 * (this.#edges + 1) > this.#node.length) this.#grow();
-        child = this.#value.length;
-        this.#value.push(-1);
-        const h = this.#slot(node, codePoints[i]);
-        this.#node[h] = node;
-        this.#cp[h] = codePoints[i];
-        this.#child[h] = child;
-        this.#edges++;
-      }
-      node = child;
-    }
+    for (let i = 0; i < codePoints.length; i++) node = this.childOrAdd(node, codePoints[i]);
     this.#value[node] = id;
+  }
+
+  /** The child of `node` along code point `cp`, added (without a value) if missing. */
+  childOrAdd(node: number, cp: number): number {
+    let h = this.#slot(node, cp);
+    if (this.#node[h] !== -1) return this.#child[h];
+    if (2 * (this.#edges + 1) > this.#node.length) {
+      this.#grow();
+      h = this.#slot(node, cp);
+    }
+    const child = this.#value.length;
+    this.#value.push(-1);
+    this.#node[h] = node;
+    this.#cp[h] = cp;
+    this.#child[h] = child;
+    this.#edges++;
+    return child;
+  }
+
+  /** Number of nodes, the root included (nodes are numbered 0 … size − 1 as they are added). */
+  get size(): number {
+    return this.#value.length;
   }
 
   /** The child of `node` along code point `cp`, or -1. */
   child(node: number, cp: number): number {
     const h = this.#slot(node, cp);
     return this.#node[h] === -1 ? -1 : this.#child[h];
+  }
+
+  /** Sets the value at `node` (≥ 0). */
+  setValue(node: number, value: number): void {
+    this.#value[node] = value;
   }
 
   /** The value at `node` (-1: no inserted sequence ends there). */

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { bytePiece, codePoints, type Piece, PieceType, UnigramModel } from "./unigram.ts";
-import { digamma, trainUnigram } from "./unigram_trainer.ts";
+import { digamma, distinctSubstrings, preTokenWords, trainUnigram } from "./unigram_trainer.ts";
 import { countPreTokens, spmValidPiece, spmWords } from "./pretokens.ts";
 import { koreanCorpus, prng } from "./testing.ts";
+import { sentencePieceVocabText } from "./unigram_files.ts";
 
 function model(entries: [string, number][], byteFallback = false): UnigramModel {
   const pieces: Piece[] = [{ piece: "<unk>", score: 0, type: PieceType.UNKNOWN }];
@@ -122,4 +123,75 @@ Deno.test("trainUnigram() leaves rare characters to byte fallback under characte
   const ids = m.encode("▁뷁");
   assert.ok(ids.some((i) => m.pieces[i].type === PieceType.BYTE));
   assert.equal(m.decode(ids), "▁뷁");
+});
+
+Deno.test("unigram_file_train.ts trains on a text file as trainUnigram() does in process", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const lines = koreanCorpus(500, 7);
+    await Deno.writeTextFile(`${dir}/text.txt`, lines.join("\n") + "\n");
+    const script = new URL("./unigram_file_train.ts", import.meta.url).pathname;
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        `--allow-read=${dir}`,
+        `--allow-write=${dir}`,
+        script,
+        `${dir}/text.txt`,
+        "150",
+        `${dir}/m.vocab`,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(out.success, new TextDecoder().decode(out.stderr));
+    assert.ok(JSON.parse(new TextDecoder().decode(out.stdout)).seconds > 0);
+    const ours = trainUnigram(counts(lines), { vocabSize: 150, isValidPiece: spmValidPiece });
+    assert.equal(await Deno.readTextFile(`${dir}/m.vocab`), sentencePieceVocabText(ours));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("distinctSubstrings() finds every substring once with its count (against brute force)", () => {
+  const rand = prng(11);
+  const alphabet = [..."가나다라ab𝄞"];
+  const tokens = new Map<string, number>();
+  for (let i = 0; i < 300; i++) {
+    const n = 1 + Math.floor(rand() * 9);
+    let w = "";
+    for (let k = 0; k < n; k++) w += alphabet[Math.floor(rand() * alphabet.length)];
+    tokens.set(w, (tokens.get(w) ?? 0) + 1 + Math.floor(rand() * 3));
+  }
+  const words = preTokenWords(tokens);
+  const isRequired = new Uint8Array(0x110000);
+  for (const c of "가나다라a𝄞") isRequired[c.codePointAt(0)!] = 1; // "b" is not required
+  const maxLength = 4;
+  const want = new Map<string, number>();
+  for (const [w, count] of tokens) {
+    const cps = [...w];
+    for (let i = 0; i < cps.length; i++) {
+      for (let j = i + 1; j <= Math.min(cps.length, i + maxLength); j++) {
+        if (cps[j - 1] === "b") break;
+        const s = cps.slice(i, j).join("");
+        want.set(s, (want.get(s) ?? 0) + count);
+      }
+    }
+  }
+  const got = new Map<string, number>();
+  const runs: [string, number, number][] = [];
+  const { sa } = distinctSubstrings(words, isRequired, maxLength, (first, d, count, from, to) => {
+    const s = String.fromCodePoint(...words.cps.subarray(first, first + d));
+    assert.ok(!got.has(s), `${s} found twice`);
+    got.set(s, count);
+    runs.push([s, from, to]);
+  });
+  // Every suffix of a substring's run starts with it.
+  for (const [s, from, to] of runs) {
+    const d = [...s].length;
+    for (let r = from; r < to; r++) {
+      assert.equal(String.fromCodePoint(...words.cps.subarray(sa[r], sa[r] + d)), s);
+    }
+  }
+  assert.deepEqual([...got].sort(), [...want].sort());
 });

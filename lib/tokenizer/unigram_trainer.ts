@@ -6,9 +6,9 @@
  *    character occurrences (plus `requiredChars`); the rest are unknown.
  * 2. Seed pieces: every substring of a pre-token (up to `maxPieceLength` code points, valid by
  *    `isValidPiece`, only required characters) occurring at least twice, scored frequency ×
- *    length, the top `seedSize` kept (sentencepiece finds the same set with a suffix array; counting
- *    the substrings of the distinct pre-tokens is equivalent because a piece never crosses a
- *    pre-token), plus every required character; initial log-probabilities ∝ log(score).
+ *    length, the top `seedSize` kept, plus every required character; initial log-probabilities ∝
+ *    log(score). As in sentencepiece they come from a suffix array, here over the distinct
+ *    pre-tokens (a piece never crosses a pre-token), whose runs also give every seed's occurrences.
  * 3. Rounds of: `emSubIterations` EM steps — the E step runs forward–backward over each
  *    pre-token's lattice, expected counts weighted by the pre-token's count; the M step drops
  *    pieces expected fewer than 0.5 times and sets log p = ψ(count) − ψ(Σ counts) (the digamma
@@ -20,7 +20,8 @@
  * 4. Final vocabulary: `<unk>`, `<s>`, `</s>`, the 256 `<0xXX>` byte pieces when `byteFallback`,
  *    then required characters and the highest-scoring pieces, by score.
  *
- * Deterministic: no randomness; ties are broken by piece string order.
+ * Deterministic: no randomness; ties are broken by piece string order. Pre-tokens, pieces and the
+ * lattice live in typed arrays, so memory stays a small multiple of the pre-token text.
  *
  * @module
  */
@@ -62,10 +63,23 @@ export interface UnigramTrainerOptions {
 
 const EXPECTED_FREQUENCY_THRESHOLD = 0.5;
 
-interface Word {
-  text: string;
-  cps: number[];
-  count: number;
+/** The pre-tokens, sorted by text: code points of word w at `cps[start[w], start[w+1])`. */
+export interface Words {
+  cps: Int32Array;
+  start: Int32Array;
+  count: Float64Array;
+}
+
+/**
+ * The training pieces, in typed arrays (one object per piece would cost far more memory than the
+ * pieces themselves): code points of piece i at `cps[start[i], start[i+1])`, its
+ * log-probability, and whether it is a required character.
+ */
+interface Pieces {
+  cps: Int32Array;
+  start: Int32Array;
+  score: Float64Array;
+  required: Uint8Array;
 }
 
 /** Trains a Unigram model from pre-tokens and their counts. */
@@ -86,10 +100,7 @@ export function trainUnigram(
     onRound: () => {},
     ...options,
   };
-  const words: Word[] = [];
-  for (const [text, count] of [...preTokens].sort((a, b) => a[0] < b[0] ? -1 : 1)) {
-    if (count > 0 && text.length) words.push({ text, cps: codePoints(text), count });
-  }
+  const words = preTokenWords(preTokens);
   const required = requiredCharacters(words, o.characterCoverage, o.requiredChars);
   const special = o.metaPieces.length + (o.byteFallback ? 256 : 0);
   const target = o.vocabSize - special;
@@ -98,38 +109,79 @@ export function trainUnigram(
       `vocabSize ${o.vocabSize} leaves ${target} pieces, fewer than the ${required.size} required characters`,
     );
   }
-  const { pieces, lattice } = seedPieces(words, required, o);
-  const alive = new Uint8Array(pieces.length).fill(1);
-  let size = pieces.length;
+  const seeded = seedPieces(words, required, o), lattice = seeded.lattice;
+  let pieces = seeded.pieces, size = pieces.score.length;
+  let alive = new Uint8Array(size).fill(1);
+  let counts = new Float64Array(size); // the E step's expected counts, reused
   const desired = Math.floor(target * 1.1);
   for (let round = 0;; round++) {
     let objective = 0;
     for (let it = 0; it < o.emSubIterations; it++) {
-      const e = expectation(pieces, alive, lattice);
+      const e = expectation(pieces, alive, lattice, counts);
       objective = e.objective;
       size = maximization(pieces, alive, e.counts);
+    }
+    if (size < alive.length) {
+      pieces = compact(pieces, alive, lattice);
+      alive = new Uint8Array(size).fill(1);
+      counts = new Float64Array(size);
     }
     o.onRound({ round, pieces: size, objective });
     if (size <= desired) break;
     size = prune(pieces, alive, lattice, desired, o.shrinkingFactor);
   }
-  return finalize(pieces.filter((_, i) => alive[i]), target, o.metaPieces, o.byteFallback);
+  return finalize(pieces, alive, target, o.metaPieces, o.byteFallback);
 }
 
-/** A training piece: code points, string, log-probability, and whether it is a required character. */
-interface TrainPiece {
-  cps: number[];
-  text: string;
-  score: number;
-  required: boolean;
+/** The pre-tokens with a positive count, sorted by text, in typed arrays. */
+export function preTokenWords(preTokens: Map<string, number>): Words {
+  const sorted = [...preTokens].filter(([t, c]) => c > 0 && t.length)
+    .sort((a, b) => a[0] < b[0] ? -1 : 1);
+  const start = new Int32Array(sorted.length + 1);
+  sorted.forEach(([t], w) => (start[w + 1] = start[w] + codePoints(t).length));
+  const cps = new Int32Array(start[sorted.length]);
+  sorted.forEach(([t], w) => cps.set(codePoints(t), start[w]));
+  return { cps, start, count: Float64Array.from(sorted, ([, c]) => c) };
 }
 
-function requiredCharacters(words: Word[], coverage: number, extra: string): Map<number, number> {
+/** The code points of piece `i`. */
+function _cps(p: Pieces, i: number): Int32Array {
+  return p.cps.subarray(p.start[i], p.start[i + 1]);
+}
+
+/** The text of piece `i`. */
+function _text(p: Pieces, i: number): string {
+  return String.fromCodePoint(..._cps(p, i));
+}
+
+/**
+ * Orders the code points `a[as, ae)` and `b[bs, be)` as JavaScript orders their strings (by
+ * UTF-16 code units).
+ */
+function _compareUtf16(
+  a: ArrayLike<number>,
+  as: number,
+  ae: number,
+  b: ArrayLike<number>,
+  bs: number,
+  be: number,
+): number {
+  const unit = (c: number) => c < 0x10000 ? c : 0xd800 + ((c - 0x10000) >> 10);
+  for (; as < ae && bs < be; as++, bs++) {
+    if (a[as] !== b[bs]) return unit(a[as]) - unit(b[bs]) || a[as] - b[bs];
+  }
+  return ae - as - (be - bs);
+}
+
+function requiredCharacters(words: Words, coverage: number, extra: string): Map<number, number> {
   const freq = new Map<number, number>();
   let total = 0;
-  for (const w of words) {
-    for (const c of w.cps) freq.set(c, (freq.get(c) ?? 0) + w.count);
-    total += w.cps.length * w.count;
+  for (let w = 0; w < words.count.length; w++) {
+    for (let i = words.start[w]; i < words.start[w + 1]; i++) {
+      const c = words.cps[i];
+      freq.set(c, (freq.get(c) ?? 0) + words.count[w]);
+    }
+    total += (words.start[w + 1] - words.start[w]) * words.count[w];
   }
   const sorted = [...freq].sort((a, b) => b[1] - a[1] || a[0] - b[0]);
   const required = new Map<number, number>();
@@ -143,132 +195,237 @@ function requiredCharacters(words: Word[], coverage: number, extra: string): Map
   return required;
 }
 
-/**
- * Counts every substring of every pre-token (weighted by the pre-token's count) in a trie of
- * substrings — node = distinct substring, so no string is built or hashed — and records where
- * each occurs, so the seeds' lattice needs no second pass: edges of word w are
- * `offset[w] .. offset[w+1]`, ordered by start, then end.
- */
-function countSubstrings(words: Word[], required: Map<number, number>, maxLength: number) {
-  const dense = new Map<number, number>();
-  for (const c of required.keys()) dense.set(c, dense.size + 1);
-  const A = dense.size + 1;
-  const child = new Map<number, number>(); // node * A + dense char → node
-  let counts = new Float64Array(1 << 16);
-  let where = new Int32Array(3 << 16); // per node: word, start, length of its first occurrence
-  let nodes = 1;
-  const start: number[] = [], end: number[] = [], sub: number[] = [];
-  const offset = new Int32Array(words.length + 1);
-  words.forEach((w, k) => {
-    const d = w.cps.map((c) => dense.get(c) ?? 0);
-    const n = d.length;
-    for (let i = 0; i < n; i++) {
-      let node = 0;
-      for (let j = i; j < n && j - i < maxLength; j++) {
-        if (d[j] === 0) break;
-        const key = node * A + d[j];
-        let next = child.get(key);
-        if (next === undefined) {
-          next = nodes++;
-          child.set(key, next);
-          if (next >= counts.length) {
-            const c2 = new Float64Array(counts.length * 2), w2 = new Int32Array(where.length * 2);
-            c2.set(counts);
-            w2.set(where);
-            counts = c2;
-            where = w2;
-          }
-          where[3 * next] = k;
-          where[3 * next + 1] = i;
-          where[3 * next + 2] = j + 1 - i;
-        }
-        node = next;
-        counts[node] += w.count;
-        start.push(i);
-        end.push(j + 1);
-        sub.push(node);
-      }
-    }
-    offset[k + 1] = sub.length;
-  });
-  const text = (node: number) => {
-    const w = words[where[3 * node]], i = where[3 * node + 1];
-    return String.fromCodePoint(...w.cps.slice(i, i + where[3 * node + 2]));
-  };
-  return { nodes, counts, where, text, start, end, sub, offset };
+/** A growable typed array. */
+function _grown<T extends Int32Array | Float64Array>(a: T, need: number): T {
+  if (need <= a.length) return a;
+  const b = new (a.constructor as new (n: number) => T)(Math.max(need, 2 * a.length));
+  b.set(a);
+  return b;
 }
 
+/**
+ * The distinct substrings of the pre-tokens (up to `maxLength` required characters) with their
+ * counts, from a suffix array as sentencepiece finds them: the suffixes (cut at the word's end, the
+ * first character that is not required, and `maxLength`) are sorted, so each distinct substring of
+ * length d is a run of consecutive suffixes sharing their first d characters, and its count is the
+ * sum of the runs' pre-token counts. `found(first, d, count, from, to)` gets one per substring:
+ * the position of one occurrence in `words.cps`, and its run `sa[from, to)`.
+ */
+export function distinctSubstrings(
+  words: Words,
+  isRequired: Uint8Array,
+  maxLength: number,
+  found: (first: number, d: number, count: number, from: number, to: number) => void,
+): { sa: Int32Array; wordOf: Int32Array } {
+  const cps = words.cps, N = cps.length;
+  const limit = new Int32Array(N), wordOf = new Int32Array(N);
+  let S = 0;
+  for (let w = 0; w < words.count.length; w++) {
+    let end = words.start[w + 1];
+    for (let p = words.start[w + 1] - 1; p >= words.start[w]; p--) {
+      wordOf[p] = w;
+      if (!isRequired[cps[p]]) end = p;
+      limit[p] = Math.min(end, p + maxLength);
+      if (limit[p] > p) S++;
+    }
+  }
+  const sa = new Int32Array(S);
+  for (let p = 0, r = 0; p < N; p++) if (limit[p] > p) sa[r++] = p;
+  sa.sort((p, q) => {
+    const n = Math.min(limit[p] - p, limit[q] - q);
+    for (let k = 0; k < n; k++) if (cps[p + k] !== cps[q + k]) return cps[p + k] - cps[q + k];
+    return limit[p] - p - (limit[q] - q) || p - q;
+  });
+  // runFrom[d], runSum[d]: the open run of suffixes sharing their first d characters.
+  const runFrom = new Int32Array(maxLength + 1), runSum = new Float64Array(maxLength + 1);
+  let open = 0;
+  for (let r = 0; r <= S; r++) {
+    const p = sa[r], len = r < S ? limit[p] - p : 0;
+    let lcp = 0;
+    if (r > 0 && r < S) {
+      const q = sa[r - 1], n = Math.min(len, limit[q] - q);
+      while (lcp < n && cps[p + lcp] === cps[q + lcp]) lcp++;
+    }
+    for (let d = open; d > lcp; d--) found(sa[runFrom[d]], d, runSum[d], runFrom[d], r);
+    for (let d = lcp + 1; d <= len; d++) (runFrom[d] = r), (runSum[d] = 0);
+    open = len;
+    if (r < S) { for (let d = 1; d <= len; d++) runSum[d] += words.count[wordOf[p]]; }
+  }
+  return { sa, wordOf };
+}
+
+/**
+ * Seed pieces and their lattice: the distinct substrings seen at least twice, scored frequency ×
+ * length, the best `seedSize` kept, and every required character; each piece's occurrences are
+ * its suffix-array run, so the lattice is filled in typed arrays of its exact size.
+ */
 function seedPieces(
-  words: Word[],
+  words: Words,
   required: Map<number, number>,
   o: Required<UnigramTrainerOptions>,
-): { pieces: TrainPiece[]; lattice: Lattice } {
-  const c = countSubstrings(words, required, o.maxPieceLength);
-  const scored: [string, number, number][] = []; // text, score, substring id
-  const singles: [string, number, number][] = [];
-  for (let id = 1; id < c.nodes; id++) {
-    const f = c.counts[id], len = c.where[3 * id + 2];
-    if (len === 1) {
-      const s = c.text(id);
-      singles.push([s, required.get(s.codePointAt(0)!)!, id]);
-    } else if (f >= 2) {
-      const s = c.text(id);
-      if (o.isValidPiece(codePoints(s))) scored.push([s, f * len, id]);
-    }
-  }
-  scored.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-  scored.length = Math.min(scored.length, Math.max(0, o.seedSize - required.size));
-  const firstChar = scored.length;
-  // Required characters seen nowhere (given by `requiredChars`) still get a piece.
-  const seen = new Set(singles.map(([s]) => s));
-  for (const [cp, f] of required) {
-    const s = String.fromCodePoint(cp);
-    if (!seen.has(s)) singles.push([s, f, -1]);
-  }
-  singles.sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
-  scored.push(...singles);
+): { pieces: Pieces; lattice: Lattice } {
+  const isRequired = new Uint8Array(0x110000);
+  for (const c of required.keys()) isRequired[c] = 1;
+  // Candidates (k): first occurrence, length, count, and suffix-array run.
+  let first = new Int32Array(1 << 16), len = new Int32Array(1 << 16);
+  let count = new Float64Array(1 << 16), from = new Int32Array(1 << 16);
+  let to = new Int32Array(1 << 16);
+  let n = 0;
+  const charRun = new Map<number, [number, number]>();
+  const { sa, wordOf } = distinctSubstrings(
+    words,
+    isRequired,
+    o.maxPieceLength,
+    (p, d, f, a, b) => {
+      if (d === 1) charRun.set(words.cps[p], [a, b]);
+      if (d === 1 || f < 2) return;
+      const piece: number[] = [];
+      for (let k = p; k < p + d; k++) piece.push(words.cps[k]);
+      if (!o.isValidPiece(piece)) return;
+      if (n === first.length) {
+        [first, len, from, to] = [
+          _grown(first, n + 1),
+          _grown(len, n + 1),
+          _grown(from, n + 1),
+          _grown(to, n + 1),
+        ];
+        count = _grown(count, n + 1);
+      }
+      first[n] = p;
+      len[n] = d;
+      count[n] = f;
+      from[n] = a;
+      to[n++] = b;
+    },
+  );
+  const cpsOf = (k: number) => words.cps.subarray(first[k], first[k] + len[k]);
+  const value = (k: number) => count[k] * len[k];
+  const seeds = new Int32Array(n).map((_, k) => k)
+    .sort((a, b) =>
+      value(b) - value(a) ||
+      _compareUtf16(words.cps, first[a], first[a] + len[a], words.cps, first[b], first[b] + len[b])
+    )
+    .subarray(0, Math.min(n, Math.max(0, o.seedSize - required.size)));
+  // Required characters, seen or not (given by `requiredChars`), by frequency.
+  const chars = [...required].sort((a, b) =>
+    b[1] - a[1] || _compareUtf16([a[0]], 0, 1, [b[0]], 0, 1)
+  );
+  const total = seeds.length + chars.length;
+  const pieces: Pieces = {
+    cps: new Int32Array(seeds.reduce((a, k) => a + len[k], 0) + chars.length),
+    start: new Int32Array(total + 1),
+    score: new Float64Array(total),
+    required: new Uint8Array(total),
+  };
+  const runs = new Int32Array(2 * total).fill(-1); // per piece: its suffix-array run, if any
   let sum = 0;
-  for (const [, v] of scored) sum += v;
-  const logSum = Math.log(sum);
-  const pieceOf = new Int32Array(c.nodes).fill(-1);
-  const pieces = scored.map(([text, v, id], i) => {
-    if (id >= 0) pieceOf[id] = i;
-    return { cps: codePoints(text), text, score: Math.log(v) - logSum, required: i >= firstChar };
+  seeds.forEach((k, i) => {
+    pieces.cps.set(cpsOf(k), pieces.start[i]);
+    pieces.start[i + 1] = pieces.start[i] + len[k];
+    pieces.score[i] = value(k);
+    runs.set([from[k], to[k]], 2 * i);
+    sum += pieces.score[i];
   });
-  const start: number[] = [], end: number[] = [], piece: number[] = [];
-  const offset = new Int32Array(words.length + 1);
-  for (let k = 0; k < words.length; k++) {
-    for (let e = c.offset[k]; e < c.offset[k + 1]; e++) {
-      const p = pieceOf[c.sub[e]];
-      if (p < 0) continue;
-      start.push(c.start[e]);
-      end.push(c.end[e]);
-      piece.push(p);
-    }
-    offset[k + 1] = piece.length;
+  chars.forEach(([c, f], j) => {
+    const i = seeds.length + j, run = charRun.get(c);
+    pieces.cps[pieces.start[i]] = c;
+    pieces.start[i + 1] = pieces.start[i] + 1;
+    pieces.score[i] = f;
+    pieces.required[i] = 1;
+    if (run) runs.set(run, 2 * i);
+    sum += f;
+  });
+  const logSum = Math.log(sum);
+  for (let i = 0; i < total; i++) pieces.score[i] = Math.log(pieces.score[i]) - logSum;
+  // The lattice: occurrences per position of words.cps, each position's by increasing length.
+  const at = new Int32Array(words.cps.length + 1);
+  for (let i = 0; i < total; i++) {
+    for (let r = runs[2 * i]; r >= 0 && r < runs[2 * i + 1]; r++) at[sa[r] + 1]++;
   }
+  for (let p = 0; p < words.cps.length; p++) at[p + 1] += at[p];
+  const edges = at[words.cps.length];
+  // Positions inside a pre-token: 16 bits unless some pre-token is longer.
+  let longest = 0;
+  for (let w = 0; w < words.count.length; w++) {
+    longest = Math.max(longest, words.start[w + 1] - words.start[w]);
+  }
+  const Position = longest < 0x10000 ? Uint16Array : Int32Array;
   const lattice = {
     words,
-    offset,
-    start: Int32Array.from(start),
-    end: Int32Array.from(end),
-    id: Int32Array.from(piece),
+    offset: words.start.map((p) => at[p]),
+    start: new Position(edges),
+    end: new Position(edges),
+    id: new Int32Array(edges),
   };
+  const byLength = new Int32Array(total).map((_, i) => i)
+    .sort((a, b) =>
+      pieces.start[a + 1] - pieces.start[a] - (pieces.start[b + 1] - pieces.start[b])
+    );
+  for (const i of byLength) {
+    const d = pieces.start[i + 1] - pieces.start[i];
+    for (let r = runs[2 * i]; r >= 0 && r < runs[2 * i + 1]; r++) {
+      const p = sa[r], e = at[p]++, s = p - words.start[wordOf[p]];
+      lattice.start[e] = s;
+      lattice.end[e] = s + d;
+      lattice.id[e] = i;
+    }
+  }
   return { pieces, lattice };
 }
 
-/** Every occurrence of a seed piece in every pre-token (see {@linkcode countSubstrings}). */
+/** Every occurrence of a seed piece in every pre-token, ordered by word, start, then end. */
 interface Lattice {
-  words: Word[];
+  words: Words;
   offset: Int32Array;
-  start: Int32Array;
-  end: Int32Array;
+  start: Uint16Array | Int32Array;
+  end: Uint16Array | Int32Array;
   id: Int32Array;
 }
 
-function buildTrie(pieces: TrainPiece[], alive?: Uint8Array): PieceTrie {
+/**
+ * The living pieces, in their order, and the lattice without the others' edges (rewritten in
+ * place, so no second lattice is ever held).
+ */
+function compact(pieces: Pieces, alive: Uint8Array, lat: Lattice): Pieces {
+  const index = new Int32Array(alive.length);
+  let n = 0, length = 0;
+  for (let i = 0; i < alive.length; i++) {
+    if (!alive[i]) continue;
+    index[i] = n++;
+    length += pieces.start[i + 1] - pieces.start[i];
+  }
+  const out: Pieces = {
+    cps: new Int32Array(length),
+    start: new Int32Array(n + 1),
+    score: new Float64Array(n),
+    required: new Uint8Array(n),
+  };
+  for (let i = 0, k = 0; i < alive.length; i++, k += alive[i - 1]) {
+    if (!alive[i]) continue;
+    out.cps.set(_cps(pieces, i), out.start[k]);
+    out.start[k + 1] = out.start[k] + pieces.start[i + 1] - pieces.start[i];
+    out.score[k] = pieces.score[i];
+    out.required[k] = pieces.required[i];
+  }
+  const W = lat.words.count.length, { start, end, id } = lat;
+  let kept = 0;
+  for (let w = 0; w < W; w++) {
+    const from = lat.offset[w], to = lat.offset[w + 1];
+    lat.offset[w] = kept;
+    for (let e = from; e < to; e++) {
+      if (!alive[id[e]]) continue;
+      start[kept] = start[e];
+      end[kept] = end[e];
+      id[kept++] = index[id[e]];
+    }
+  }
+  lat.offset[W] = kept;
+  return out;
+}
+
+function buildTrie(pieces: Pieces, alive: Uint8Array): PieceTrie {
   const trie = new PieceTrie();
-  pieces.forEach((p, id) => (!alive || alive[id]) && trie.insert(p.cps, id));
+  for (let i = 0; i < alive.length; i++) if (alive[i]) trie.insert(_cps(pieces, i), i);
   return trie;
 }
 
@@ -280,17 +437,19 @@ function logAdd(a: number, b: number): number {
 
 /** E step: expected piece counts under the current model, and the mean negative log-likelihood. */
 function expectation(
-  pieces: TrainPiece[],
+  pieces: Pieces,
   alive: Uint8Array,
   lat: Lattice,
+  counts: Float64Array,
 ): { counts: Float64Array; objective: number } {
-  const counts = new Float64Array(pieces.length);
-  const score = Float64Array.from(pieces, (p) => p.score);
+  counts.fill(0);
+  const score = pieces.score;
   let objective = 0, total = 0;
   let alpha = new Float64Array(64), beta = new Float64Array(64);
-  const { start, end, id } = lat;
-  lat.words.forEach((w, k) => {
-    const n = w.cps.length, from = lat.offset[k], to = lat.offset[k + 1];
+  const { start, end, id } = lat, words = lat.words;
+  for (let k = 0; k < words.count.length; k++) {
+    const n = words.start[k + 1] - words.start[k], from = lat.offset[k], to = lat.offset[k + 1];
+    const count = words.count[k];
     if (alpha.length < n + 1) {
       alpha = new Float64Array(2 * n + 2);
       beta = new Float64Array(2 * n + 2);
@@ -302,18 +461,18 @@ function expectation(
       if (alive[id[e]]) alpha[end[e]] = logAdd(alpha[end[e]], alpha[start[e]] + score[id[e]]);
     }
     const z = alpha[n];
-    if (z === -Infinity) return; // holds an unknown character: no complete path
+    if (z === -Infinity) continue; // holds an unknown character: no complete path
     beta[n] = 0;
     for (let e = to - 1; e >= from; e--) {
       if (alive[id[e]]) beta[start[e]] = logAdd(beta[start[e]], beta[end[e]] + score[id[e]]);
     }
     for (let e = from; e < to; e++) {
       if (!alive[id[e]]) continue;
-      counts[id[e]] += w.count * Math.exp(alpha[start[e]] + score[id[e]] + beta[end[e]] - z);
+      counts[id[e]] += count * Math.exp(alpha[start[e]] + score[id[e]] + beta[end[e]] - z);
     }
-    objective += w.count * z;
-    total += w.count;
-  });
+    objective += count * z;
+    total += count;
+  }
   return { counts, objective: total ? -objective / total : 0 };
 }
 
@@ -331,29 +490,32 @@ export function digamma(x: number): number {
  * M step: drop rarely expected pieces (never required characters), re-estimate scores; returns
  * the number of living pieces.
  */
-function maximization(pieces: TrainPiece[], alive: Uint8Array, counts: Float64Array): number {
+function maximization(pieces: Pieces, alive: Uint8Array, counts: Float64Array): number {
   let sum = 0, size = 0;
-  pieces.forEach((p, i) => {
-    if (!alive[i]) return;
-    if (counts[i] < EXPECTED_FREQUENCY_THRESHOLD && !p.required) alive[i] = 0;
+  for (let i = 0; i < alive.length; i++) {
+    if (!alive[i]) continue;
+    if (counts[i] < EXPECTED_FREQUENCY_THRESHOLD && !pieces.required[i]) alive[i] = 0;
     else {
       counts[i] = Math.max(counts[i], 1e-3);
       sum += counts[i];
       size++;
     }
-  });
+  }
   const logSum = digamma(sum);
-  pieces.forEach((p, i) => {
-    if (alive[i]) p.score = digamma(counts[i]) - logSum;
-  });
+  for (let i = 0; i < alive.length; i++) {
+    if (alive[i]) pieces.score[i] = digamma(counts[i]) - logSum;
+  }
   return size;
 }
 
 let _best = new Float64Array(64), _back = new Int32Array(64), _prev = new Int32Array(64);
+/** The pieces of the last path {@linkcode viterbiEdges} found, in order. */
+let _path = new Int32Array(64);
 
 /**
  * Viterbi over edges `from..to` (ordered by start) of an n-long string, with `score[id]`
- * (−∞ for removed pieces); null without a path.
+ * (−∞ for removed pieces): the number of pieces on the best path, left in `_path`; -1 without a
+ * path.
  */
 function viterbiEdges(
   lat: { start: ArrayLike<number>; end: ArrayLike<number>; id: ArrayLike<number> },
@@ -361,11 +523,12 @@ function viterbiEdges(
   to: number,
   n: number,
   score: Float64Array,
-): number[] | null {
+): number {
   if (_best.length < n + 1) {
     _best = new Float64Array(2 * n + 2);
     _back = new Int32Array(2 * n + 2);
     _prev = new Int32Array(2 * n + 2);
+    _path = new Int32Array(2 * n + 2);
   }
   const best = _best, back = _back, prev = _prev;
   best.fill(-Infinity, 0, n + 1);
@@ -378,20 +541,21 @@ function viterbiEdges(
       prev[lat.end[e]] = lat.start[e];
     }
   }
-  if (best[n] === -Infinity) return null;
-  const ids: number[] = [];
-  for (let e = n; e > 0; e = prev[e]) ids.push(back[e]);
-  return ids.reverse();
+  if (best[n] === -Infinity) return -1;
+  let count = 0;
+  for (let e = n; e > 0; e = prev[e]) count++;
+  for (let e = n, k = count; e > 0; e = prev[e]) _path[--k] = back[e];
+  return count;
 }
 
 /** The best segmentation of piece `self` by the other living pieces, or null. */
 function alternative(
   trie: PieceTrie,
-  pieces: TrainPiece[],
+  pieces: Pieces,
   score: Float64Array,
   self: number,
 ): number[] | null {
-  const cps = pieces[self].cps, n = cps.length;
+  const cps = _cps(pieces, self), n = cps.length;
   const start: number[] = [], end: number[] = [], id: number[] = [];
   for (let i = 0; i < n; i++) {
     trie.matches(cps, i, n, (p, e) => {
@@ -401,7 +565,8 @@ function alternative(
       id.push(p);
     });
   }
-  return viterbiEdges({ start, end, id }, 0, id.length, n, score);
+  const count = viterbiEdges({ start, end, id }, 0, id.length, n, score);
+  return count < 0 ? null : Array.from(_path.subarray(0, count));
 }
 
 /**
@@ -409,72 +574,98 @@ function alternative(
  * living pieces.
  */
 function prune(
-  pieces: TrainPiece[],
+  pieces: Pieces,
   alive: Uint8Array,
   lat: Lattice,
   desired: number,
   shrinkingFactor: number,
 ): number {
   const trie = buildTrie(pieces, alive);
-  const score = Float64Array.from(pieces, (p, i) => alive[i] ? p.score : -Infinity);
-  const freq = new Float64Array(pieces.length);
+  const P = alive.length, words = lat.words;
+  const score = pieces.score.map((s, i) => alive[i] ? s : -Infinity);
+  const freq = new Float64Array(P);
   // How many pre-token occurrences hold each piece (sentencepiece's "inverted" index).
-  const holders = new Float64Array(pieces.length);
+  const holders = new Float64Array(P);
+  const lastWord = new Int32Array(P).fill(-1);
   let wordTotal = 0;
-  lat.words.forEach((w, k) => {
-    const ids = viterbiEdges(lat, lat.offset[k], lat.offset[k + 1], w.cps.length, score);
-    wordTotal += w.count;
-    if (!ids) return;
-    for (const id of ids) freq[id] += w.count;
-    for (const id of new Set(ids)) holders[id] += w.count;
-  });
+  for (let k = 0; k < words.count.length; k++) {
+    const n = words.start[k + 1] - words.start[k], count = words.count[k];
+    const m = viterbiEdges(lat, lat.offset[k], lat.offset[k + 1], n, score);
+    wordTotal += count;
+    for (let t = 0; t < m; t++) {
+      const id = _path[t];
+      freq[id] += count;
+      if (lastWord[id] !== k) (holders[id] += count), (lastWord[id] = k);
+    }
+  }
   let sum = 0;
   for (const f of freq) sum += f;
   const logSum = Math.log(sum);
-  const losses: [number, number][] = [];
-  const keep = new Uint8Array(pieces.length);
-  let size = 0;
-  for (let i = 0; i < pieces.length; i++) {
-    const p = pieces[i];
+  const candidates = new Int32Array(P), loss = new Float64Array(P);
+  const keep = new Uint8Array(P);
+  let size = 0, n = 0;
+  for (let i = 0; i < P; i++) {
     if (!alive[i]) continue;
     size++;
-    const alt = p.cps.length === 1 ? null : alternative(trie, pieces, score, i);
-    if (!alt || p.required) {
+    const alt = pieces.start[i + 1] - pieces.start[i] === 1
+      ? null
+      : alternative(trie, pieces, score, i);
+    if (!alt || pieces.required[i]) {
       keep[i] = 1; // a required character, or no other way to write the piece
       continue;
     }
-    if (freq[i] === 0) {
-      losses.push([i, 0]);
-      continue;
-    }
+    candidates[n++] = i;
+    if (freq[i] === 0) continue; // loss 0
     const logProbPiece = Math.log(freq[i]) - logSum;
     const logSumAlt = Math.log(sum + freq[i] * (alt.length - 1));
     let logProbAlt = 0;
     for (const a of alt) logProbAlt += Math.log(freq[a] + freq[i]) - logSumAlt;
-    losses.push([i, (holders[i] / wordTotal) * (logProbPiece - logProbAlt)]);
+    loss[i] = (holders[i] / wordTotal) * (logProbPiece - logProbAlt);
   }
-  losses.sort((a, b) => b[1] - a[1] || (pieces[a[0]].text < pieces[b[0]].text ? -1 : 1));
+  const order = candidates.subarray(0, n)
+    .sort((a, b) =>
+      loss[b] - loss[a] ||
+      _compareUtf16(
+        pieces.cps,
+        pieces.start[a],
+        pieces.start[a + 1],
+        pieces.cps,
+        pieces.start[b],
+        pieces.start[b + 1],
+      )
+    );
   let kept = keep.reduce((a, b) => a + b, 0);
   const newSize = Math.max(desired, Math.floor(size * shrinkingFactor));
-  for (const [i] of losses) {
+  for (const i of order) {
     if (kept >= newSize) break;
     keep[i] = 1;
     kept++;
   }
-  for (let i = 0; i < pieces.length; i++) if (!keep[i]) alive[i] = 0;
+  for (let i = 0; i < P; i++) if (!keep[i]) alive[i] = 0;
   return kept;
 }
 
 function finalize(
-  pieces: TrainPiece[],
+  pieces: Pieces,
+  alive: Uint8Array,
   target: number,
   meta: string[],
   byteFallback: boolean,
 ): UnigramModel {
-  const isRequired = (p: TrainPiece) => p.required;
-  const byScore = (a: TrainPiece, b: TrainPiece) => b.score - a.score || (a.text < b.text ? -1 : 1);
-  const chosen = pieces.filter(isRequired);
-  const others = pieces.filter((p) => !isRequired(p)).sort(byScore);
+  const living: { text: string; score: number; required: boolean }[] = [];
+  for (let i = 0; i < alive.length; i++) {
+    if (alive[i]) {
+      living.push({
+        text: _text(pieces, i),
+        score: pieces.score[i],
+        required: !!pieces.required[i],
+      });
+    }
+  }
+  type Living = (typeof living)[number];
+  const byScore = (a: Living, b: Living) => b.score - a.score || (a.text < b.text ? -1 : 1);
+  const chosen = living.filter((p) => p.required);
+  const others = living.filter((p) => !p.required).sort(byScore);
   chosen.push(...others.slice(0, Math.max(0, target - chosen.length)));
   chosen.sort(byScore);
   const out: Piece[] = meta.map((piece, i) => ({

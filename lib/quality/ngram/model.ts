@@ -41,6 +41,10 @@ export class NgramModel {
   readonly backoff: Float32Array[];
   /** Tables of orders 2…N at index 1…N−1 (index 0 unused). */
   readonly tables: OrderTable[];
+  // scoreSentence's buffers: word ids, and the history's indices per order
+  #ids = new Int32Array(64);
+  #hist: Int32Array;
+  #next: Int32Array;
 
   constructor(
     order: number,
@@ -54,6 +58,8 @@ export class NgramModel {
     this.tables = tables;
     this.prob = prob;
     this.backoff = backoff;
+    this.#hist = new Int32Array(order + 1);
+    this.#next = new Int32Array(order + 1);
   }
 
   /** Number of n-grams of each order (1…N). */
@@ -127,22 +133,24 @@ export class NgramModel {
     let oov = 0;
     if (tokens instanceof Int32Array) ids = tokens;
     else {
-      const a = new Int32Array(tokens.length);
+      if (this.#ids.length < tokens.length) this.#ids = new Int32Array(2 * tokens.length);
+      const a = this.#ids;
       for (let i = 0; i < tokens.length; i++) {
         a[i] = this.vocab.id(tokens[i]);
         if (a[i] === 0) oov++;
       }
       ids = a;
     }
+    const count = tokens.length;
     // hist[k] = index at order k of the last k words (k = 1…len)
-    let hist = new Int32Array(n + 1);
-    let next = new Int32Array(n + 1);
+    let hist = this.#hist;
+    let next = this.#next;
     hist[1] = BOS;
     let len = 1;
     let total = 0;
     const tables = this.tables, prob = this.prob, backoff = this.backoff;
-    for (let i = 0; i <= ids.length; i++) {
-      const w = i < ids.length ? ids[i] : EOS;
+    for (let i = 0; i <= count; i++) {
+      const w = i < count ? ids[i] : EOS;
       let m = 1;
       let g = w;
       next[1] = w;
@@ -162,6 +170,6 @@ export class NgramModel {
       next = t;
       len = Math.min(m, n - 1);
     }
-    return { logprob: total, words: ids.length, oov };
+    return { logprob: total, words: count, oov };
   }
 }

@@ -65,6 +65,25 @@ export class PairIndex {
     }
   }
 
+  /** The table's arrays (keys a and b, values; -1 in `a` marks a free slot), for saving. */
+  arrays(): { a: Int32Array; b: Int32Array; v: Int32Array } {
+    return { a: this.#a, b: this.#b, v: this.#v };
+  }
+
+  /**
+   * An index over arrays that {@linkcode arrays} gave (used as they are, not copied); their
+   * common length must be a power of two.
+   */
+  static fromArrays(a: Int32Array, b: Int32Array, v: Int32Array, size: number): PairIndex {
+    const index = new PairIndex(0);
+    index.#a = a;
+    index.#b = b;
+    index.#v = v;
+    index.#mask = a.length - 1;
+    index.size = size;
+    return index;
+  }
+
   #grow(): void {
     const oa = this.#a, ob = this.#b, ov = this.#v;
     const cap = oa.length * 2;
@@ -100,6 +119,13 @@ export class IntVec {
     }
     this.data[this.length] = x;
     return this.length++;
+  }
+  /** A vector holding `data` (used as it is, not copied). */
+  static of(data: Int32Array): IntVec {
+    const v = new IntVec(0);
+    v.data = data;
+    v.length = data.length;
+    return v;
   }
   /** The used part. */
   view(): Int32Array {
