@@ -22,7 +22,8 @@ const spec = {
       type: "string",
       default: "small",
       choices: ["small", "full"],
-      description: "gpu suite: small (llvmpipe, a minute or two) or full (an H200, under 8 minutes)",
+      description:
+        "gpu suite: small (llvmpipe, a minute or two) or full (an H200, under 8 minutes)",
     },
     cache_dir: { type: "string", default: "data/cache", description: "where downloads are kept" },
   },

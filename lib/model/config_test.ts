@@ -52,7 +52,10 @@ Deno.test("parseLlamaConfig() reads transformers 5's rope_parameters as rope_the
   for (
     const [rp, re] of [
       [{ rope_type: "yarn", rope_theta: 1e4, factor: 2 }, /rope_scaling.rope_type/],
-      [{ rope_type: "default", rope_theta: 1e4, factor: 2 }, /rope_parameters: rope_type "default"/],
+      [
+        { rope_type: "default", rope_theta: 1e4, factor: 2 },
+        /rope_parameters: rope_type "default"/,
+      ],
       [[1], /rope_parameters: expected an object/],
     ] as [unknown, RegExp][]
   ) {
