@@ -20,6 +20,7 @@
  */
 
 import { join } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
 import type { BenchContext, BenchResult, BenchSuite } from "./harness.ts";
 import { UserError } from "../io/errors.ts";
 import { getRuntime, type GpuRuntime } from "../gpu/runtime.ts";
@@ -244,8 +245,9 @@ export async function runPeer(
 ): Promise<PeerLine[]> {
   const specPath = join(dir, "spec.json");
   await Deno.writeTextFile(specPath, JSON.stringify(spec));
-  const script = new URL("./gpu_peer.py", import.meta.url);
-  const scriptPath = script.protocol === "file:" ? script.pathname : "lib/bench/gpu_peer.py";
+  // relative to the project root, two levels up: right from lib/bench/ and from the bundle in
+  // .gpu/bundle/ alike (lib/gpu/pack.sh)
+  const scriptPath = fromFileUrl(new URL("../../lib/bench/gpu_peer.py", import.meta.url));
   const child = new Deno.Command(python, {
     args: [scriptPath, specPath],
     stdout: "piped",
