@@ -89,6 +89,8 @@ export interface GpuBenchPlan {
   capacityBytes: number;
   /** The largest-config attempt: candidates (largest first are tried), micro-batch, steps. */
   largest: { candidates: LlamaConfig[]; B: number; T: number; steps: number };
+  /** Milliseconds a GEMM row or a training run may take (fewer repeats or steps past it). */
+  rowBudgetMs: number;
   /** Seconds for the whole suite; parts not started by then are skipped. */
   budgetS: number;
   /** Seconds the PyTorch peer may take. */
@@ -153,6 +155,7 @@ export async function gpuBenchPlan(size: GpuBenchSize): Promise<GpuBenchPlan> {
       presets,
       capacityBytes: 256 * 2 ** 20,
       largest: { candidates: [wide, tiny], B: 1, T: 32, steps: 2 },
+      rowBudgetMs: 60_000,
       budgetS: 900,
       peerBudgetS: 300,
     };
@@ -173,6 +176,7 @@ export async function gpuBenchPlan(size: GpuBenchSize): Promise<GpuBenchPlan> {
     presets,
     capacityBytes: H200_BYTES,
     largest: { candidates: presets.map((p) => p.cfg).reverse(), B: 1, T: 1024, steps: 2 },
+    rowBudgetMs: 25_000,
     budgetS: 420,
     peerBudgetS: 150,
   };
@@ -349,9 +353,12 @@ async function* _gemm(ctx: Ctx): AsyncGenerator<BenchResult> {
       const { a, w, opts } = _operands(rt, s, dtype);
       const c = empty(rt, [s.m, s.n]);
       const go = () => matmul(rt, a, w, { ...opts, transB: true, out: c });
+      const w0 = performance.now();
       go(); // compiles the pipelines
       await rt.sync();
-      const reps = plan.gemmRepeats;
+      // as many repeats as fit this row's share of the budget (at least one)
+      const warm = performance.now() - w0;
+      const reps = Math.max(1, Math.min(plan.gemmRepeats, Math.floor(plan.rowBudgetMs / warm)));
       const { ms } = await rt.time(() => {
         for (let r = 0; r < reps; r++) go();
       });
@@ -455,6 +462,7 @@ async function _trainRun(
   T: number,
   steps: number,
   params: Params,
+  budgetMs: number,
 ) {
   rt.trimPool();
   rt.resetPeak();
@@ -470,11 +478,14 @@ async function _trainRun(
   const batch = randomBatch(cfg.vocab_size, B, T);
   const times: number[] = [], losses: number[] = [];
   try {
+    const start = performance.now();
     for (let s = 0; s < steps; s++) {
       const t0 = performance.now();
       losses.push((await engine.step([batch], 1e-4)).loss);
       await rt.sync();
       times.push(performance.now() - t0);
+      // another step must fit the budget (the first includes compiling the pipelines)
+      if (performance.now() - start + times.at(-1)! > budgetMs) break;
     }
   } finally {
     engine.close();
@@ -483,7 +494,7 @@ async function _trainRun(
   const ms = timed.reduce((a, b) => a + b, 0) / timed.length;
   const peak = rt.peakBytes;
   rt.trimPool();
-  return { tokensPerS: (B * T) / (ms / 1000), peak, losses };
+  return { tokensPerS: (B * T) / (ms / 1000), peak, losses, steps: times.length };
 }
 
 async function* _train(ctx: Ctx, deadline: number): AsyncGenerator<BenchResult> {
@@ -497,7 +508,16 @@ async function* _train(ctx: Ctx, deadline: number): AsyncGenerator<BenchResult> 
       }
       const name = `train ${c.label} ${precision}`;
       try {
-        const r = await _trainRun(ctx.rt, c.cfg, precision, c.B, c.T, c.steps, params);
+        const r = await _trainRun(
+          ctx.rt,
+          c.cfg,
+          precision,
+          c.B,
+          c.T,
+          c.steps,
+          params,
+          ctx.plan.rowBudgetMs,
+        );
         tps[precision] = r.tokensPerS;
         const peer = _peer(ctx, "train", c.label, precision === "bf16" ? "bf16" : "fp32");
         ctx.log(`gpu: ${name}: ${r.tokensPerS.toFixed(0)} tokens/s, losses ${r.losses}`);
@@ -510,9 +530,9 @@ async function* _train(ctx: Ctx, deadline: number): AsyncGenerator<BenchResult> 
           ...(peer
             ? { peer: `torch ${peer.dtype} eager AdamW`, peer_value: peer.tokens_per_s }
             : {}),
-          note: `${shape}; steps 2…${c.steps}; loss ${r.losses.map((l) => l.toFixed(3)).join("→")}${
-            peer ? `; torch ${peer.loss_first.toFixed(3)}→${peer.loss_last.toFixed(3)}` : ""
-          }`,
+          note: `${shape}; ${_stepsNote(r.steps)}; loss ${
+            r.losses.map((l) => l.toFixed(3)).join("→")
+          }${peer ? `; torch ${peer.loss_first.toFixed(3)}→${peer.loss_last.toFixed(3)}` : ""}`,
         };
         yield {
           name: `${name} peak memory`,
@@ -627,12 +647,23 @@ async function* _largest(ctx: Ctx): AsyncGenerator<BenchResult> {
       (plan.total / 2 ** 30).toFixed(1)
     } GiB`,
   );
-  const r = await _trainRun(ctx.rt, cfg, precision, B, T, steps, benchParams(cfg));
+  const r = await _trainRun(
+    ctx.rt,
+    cfg,
+    precision,
+    B,
+    T,
+    steps,
+    benchParams(cfg),
+    ctx.plan.rowBudgetMs,
+  );
   yield {
     name: `largest fitting config (${label} params, ${precision}) tokens/s`,
     value: r.tokensPerS,
     unit: "tokens/s",
-    note: `B=${B} T=${T}, ${steps} steps, loss ${r.losses.map((l) => l.toFixed(3)).join("→")}`,
+    note: `B=${B} T=${T}, ${_stepsNote(r.steps)}, loss ${
+      r.losses.map((l) => l.toFixed(3)).join("→")
+    }`,
   };
   yield {
     name: `largest fitting config (${label} params, ${precision}) peak memory`,
@@ -642,6 +673,10 @@ async function* _largest(ctx: Ctx): AsyncGenerator<BenchResult> {
     peer_value: plan.total / 2 ** 30,
     note: `capacity ${_bytes(ctx.plan.capacityBytes)} × ${HEADROOM} headroom`,
   };
+}
+
+function _stepsNote(n: number): string {
+  return n > 1 ? `mean of steps 2…${n}` : "1 step only (the budget), compiling included";
 }
 
 /** Bytes as GiB, or MiB below 1 GiB. */
