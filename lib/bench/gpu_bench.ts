@@ -336,6 +336,8 @@ interface Ctx {
   log: (m: string) => void;
   adapter: string;
   timing: string;
+  /** How the plan rounds tensors on this device. */
+  memory: { bindingLimit: number };
 }
 
 function _peer(ctx: Ctx, part: string, name: string, dtype?: string): PeerLine | undefined {
@@ -544,7 +546,7 @@ async function* _train(ctx: Ctx, deadline: number): AsyncGenerator<BenchResult> 
               peer_value: peer.peak_bytes / 2 ** 30,
             }
             : {}),
-          note: `planned ${_bytes(trainingMemory(c.cfg, precision, c.B, c.T).total)}`,
+          note: `planned ${_bytes(trainingMemory(c.cfg, precision, c.B, c.T, ctx.memory).total)}`,
         };
       } catch (err) {
         yield _failed(name, err);
@@ -635,7 +637,7 @@ export function parityTokens(vocab: number, B: number, T: number): Int32Array {
 
 async function* _largest(ctx: Ctx): AsyncGenerator<BenchResult> {
   const { B, T, steps, candidates } = ctx.plan.largest;
-  const pick = largestFitting(candidates, ctx.plan.capacityBytes, B, T);
+  const pick = largestFitting(candidates, ctx.plan.capacityBytes, B, T, ctx.memory);
   if (!pick) {
     yield { name: "largest fitting config", value: NaN, unit: "skipped", note: "none fits" };
     return;
@@ -729,13 +731,13 @@ function* _adapterRows(rt: GpuRuntime): Generator<BenchResult> {
 }
 
 /** The memory plan's rows: per preset and precision, GiB for full training at B×T. */
-function* _planRows(plan: GpuBenchPlan): Generator<BenchResult> {
+function* _planRows(plan: GpuBenchPlan, bindingLimit: number): Generator<BenchResult> {
   const { B, T } = PLAN_BATCH;
   const cap = H200_BYTES;
   for (const p of plan.presets) {
     for (const precision of ["fp32", "bf16", "fp8"]) {
-      const m = trainingMemory(p.cfg, precision, B, T);
-      const r = trainingMemory(p.cfg, precision, B, T, { recompute: true });
+      const m = trainingMemory(p.cfg, precision, B, T, { bindingLimit });
+      const r = trainingMemory(p.cfg, precision, B, T, { recompute: true, bindingLimit });
       const gib = (x: number) => (x / 2 ** 30).toFixed(1);
       yield {
         name: `memory plan ${p.name} ${precision} B=${B} T=${T}`,
@@ -743,11 +745,13 @@ function* _planRows(plan: GpuBenchPlan): Generator<BenchResult> {
         unit: "GiB",
         note: `${(m.params / 1e9).toFixed(2)}B params: weights ${gib(m.weights)}, grads ${
           gib(m.grads)
-        }, AdamW ${gib(m.adam)}, activations ${gib(m.activations)}, workspace ${
-          gib(m.workspace)
-        }; ${m.total <= cap ? "fits" : "does not fit"} one 141 GB GPU; with recomputation ${
-          gib(r.total)
-        } GiB (${r.total <= cap ? "fits" : "does not fit"})`,
+        }, AdamW ${gib(m.adam)}, rounded weight copies ${gib(m.weightCopies)}, activations ${
+          gib(m.activations)
+        }, workspace ${gib(m.workspace)}; ${
+          m.total <= cap ? "fits" : "does not fit"
+        } one 141 GB GPU; with recomputation ${gib(r.total)} GiB (${
+          r.total <= cap ? "fits" : "does not fit"
+        })`,
       };
     }
   }
@@ -771,7 +775,8 @@ export async function* runGpuBench(
   const rt = await getRuntime();
   const timing = rt.has("timestamp-query") ? "GPU timestamps" : "wall clock, no timestamp-query";
   yield* _adapterRows(rt);
-  yield* _planRows(plan);
+  const bindingLimit = Math.min(rt.maxBinding, rt.device.limits.maxBufferSize);
+  yield* _planRows(plan, bindingLimit);
 
   // the PyTorch peer first, to completion, so the two never share the GPU
   const dir = await Deno.makeTempDir({ dir: "runs", prefix: ".gpu-peer-" });
@@ -784,7 +789,15 @@ export async function* runGpuBench(
     peer = await runPeer(python, spec, dir, plan.peerBudgetS, log);
   }
   const env = peer.find((l) => l.part === "env");
-  const c: Ctx = { rt, plan, peer, log, adapter: rt.gpu.description, timing };
+  const c: Ctx = {
+    rt,
+    plan,
+    peer,
+    log,
+    adapter: rt.gpu.description,
+    timing,
+    memory: { bindingLimit },
+  };
   if (env) {
     yield {
       name: "peer",
