@@ -7,7 +7,8 @@
  * the training memory plan for one 141 GB GPU (lib/train/memory_plan.ts); the PyTorch peer
  * (lib/bench/gpu_peer.py, one process, run to completion before Jikji measures); GEMM TFLOP/s
  * (f32, f16-input, FP8-emulated) at 4096³ and Llama-3.1-8B's linear shapes; causal GQA attention
- * forward and forward + backward; training tokens/s and peak GPU memory at a ~124M and a ~1B
+ * forward and forward + backward; row reductions with subgroup operations against shared memory;
+ * training tokens/s and peak GPU memory at a ~124M and a ~1B
  * config in fp32, bf16 and fp8; logits parity with transformers' `LlamaForCausalLM` on a random
  * model it saved; and a few steps of the largest config the plan says fits.
  *
@@ -28,6 +29,7 @@ import { byteSize, type DType, empty, free, fromArray, type Tensor } from "../gp
 import { matmul } from "../ops/gemm.ts";
 import { quantizeFp8, toBf16 } from "../ops/cast.ts";
 import { attention, attentionBackward } from "../ops/attention.ts";
+import { rowStats } from "../ops/row_stats.ts";
 import { type LlamaConfig, readLlamaConfig } from "../model/config.ts";
 import { type Params, paramShapes, Rng } from "../model/params.ts";
 import { createLlama } from "../model/backend.ts";
@@ -455,6 +457,36 @@ async function* _attention(ctx: Ctx): AsyncGenerator<BenchResult> {
   }
 }
 
+/** Row sums and maxima: the subgroup reduction against the shared-memory one (GB/s read). */
+async function* _reduction(ctx: Ctx): AsyncGenerator<BenchResult> {
+  const { rt } = ctx;
+  const [rows, n] = ctx.plan.size === "full" ? [65536, 4096] : [1024, 4096];
+  const x = _tiled(rt, [rows, n], "f32", 5);
+  const gbs: Record<string, number> = {};
+  const variants = rt.has("subgroups") ? ["v1", "subgroups"] as const : ["v1"] as const;
+  for (const v of variants) {
+    free(rt, rowStats(rt, x, v));
+    await rt.sync();
+    const { ms } = await rt.time(() => {
+      for (let r = 0; r < 5; r++) free(rt, rowStats(rt, x, v));
+    });
+    gbs[v] = (5 * x.bytes) / (ms / 1000) / 1e9;
+  }
+  free(rt, x);
+  const note = `(${rows}, ${n}) f32, one workgroup of 256 per row; ${ctx.timing}`;
+  yield { name: "row sum+max, shared-memory reduction", value: gbs.v1, unit: "GB/s", note };
+  if (gbs.subgroups) {
+    yield {
+      name: "row sum+max, subgroup reduction",
+      value: gbs.subgroups,
+      unit: "GB/s",
+      peer: "shared-memory reduction (reduce.wgsl)",
+      peer_value: gbs.v1,
+      note,
+    };
+  }
+}
+
 /** Runs `steps` steps of `cfg` in `precision`; tokens/s over steps 2…, peak GPU bytes, losses. */
 async function _trainRun(
   rt: GpuRuntime,
@@ -812,6 +844,7 @@ export async function* runGpuBench(
     const [part, fn] of [
       ["gemm", () => _gemm(c)],
       ["attention", () => _attention(c)],
+      ["reduction", () => _reduction(c)],
       ["train", () => _train(c, deadline)],
       ["parity", () => _parity(c, dir)],
       ["largest", () => _largest(c)],

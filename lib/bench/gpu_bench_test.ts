@@ -187,6 +187,7 @@ gpuTest("runGpuBench() yields every part's rows at a micro plan", async () => {
     "gemm fp8-e4m3 64³",
     "attention fwd a",
     "attention fwd+bwd a",
+    "row sum+max, shared-memory reduction",
     ...["fp32", "bf16", "fp8"].flatMap((
       p,
     ) => [`train tiny ${p} tokens/s`, `train tiny ${p} peak memory`]),
