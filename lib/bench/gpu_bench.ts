@@ -326,10 +326,14 @@ function _operands(rt: GpuRuntime, s: GemmShape, variant: DType) {
   return { a: q([s.m, s.k], 1, 0), w: q([s.n, s.k], 2, 1), opts: { scaleInvA: sc, scaleInvB: sc } };
 }
 
-const GEMM_VARIANTS: [string, DType][] = [["f32", "f32"], ["f16-input", "f16"], [
-  "fp8-e4m3",
-  "e4m3",
-]];
+/** Label, operand type, kernel: f32 FMAs on decoded operands (v2), or packed-f16 FMAs (h2). */
+const GEMM_VARIANTS: [string, DType, "v2" | "h2"][] = [
+  ["f32", "f32", "v2"],
+  ["f16-input", "f16", "v2"],
+  ["fp8-e4m3", "e4m3", "v2"],
+  ["f16-input packed-f16", "f16", "h2"],
+  ["fp8-e4m3 packed-f16", "e4m3", "h2"],
+];
 
 interface Ctx {
   rt: GpuRuntime;
@@ -353,10 +357,12 @@ async function* _gemm(ctx: Ctx): AsyncGenerator<BenchResult> {
   for (const s of plan.gemm) {
     const flops = 2 * s.m * s.n * s.k;
     const fp32 = _peer(ctx, "gemm", s.name, "fp32"), bf16 = _peer(ctx, "gemm", s.name, "bf16");
-    for (const [label, dtype] of GEMM_VARIANTS) {
+    const got: Record<string, number> = {};
+    for (const [label, dtype, kernel] of GEMM_VARIANTS) {
+      if (kernel === "h2" && (!rt.has("shader-f16") || s.k % 16 !== 0)) continue;
       const { a, w, opts } = _operands(rt, s, dtype);
       const c = empty(rt, [s.m, s.n]);
-      const go = () => matmul(rt, a, w, { ...opts, transB: true, out: c });
+      const go = () => matmul(rt, a, w, { ...opts, transB: true, out: c, kernel });
       const w0 = performance.now();
       go(); // compiles the pipelines
       await rt.sync();
@@ -369,6 +375,7 @@ async function* _gemm(ctx: Ctx): AsyncGenerator<BenchResult> {
       free(rt, a, w, c);
       rt.trimPool();
       const tflops = flops / (ms / reps) / 1e9;
+      got[label] = tflops;
       ctx.log(`gpu: gemm ${label} ${s.name}: ${tflops.toFixed(3)} TFLOP/s`);
       yield {
         name: `gemm ${label} ${s.name}`,
@@ -390,6 +397,17 @@ async function* _gemm(ctx: Ctx): AsyncGenerator<BenchResult> {
             peer_value: peak[1],
           };
         }
+      }
+      const base = label.replace(" packed-f16", "");
+      if (kernel === "h2" && got[base]) {
+        yield {
+          name: `gemm ${label} ${s.name} vs f32 FMAs`,
+          value: tflops,
+          unit: "TFLOP/s",
+          peer: `Jikji ${base} on kernels/gemm_nt.wgsl (decoded to f32)`,
+          peer_value: got[base],
+          note: "kernels/gemm_h2.wgsl: vec2<f16> FMAs, f32 accumulation every 16 k",
+        };
       }
       if (label === "f16-input" && bf16) {
         yield {

@@ -37,8 +37,12 @@ export interface MatmulOptions {
   /** Inverse scale of A (FP8 operands): the value of code c is decode(c) · scaleInv. */
   scaleInvA?: GpuScalar;
   scaleInvB?: GpuScalar;
-  /** Which kernel: "v2" tiled (default) or "v1" naive. */
-  kernel?: "v1" | "v2";
+  /**
+   * Which kernel: "v2" tiled (default), "v1" naive, or "h2": packed-f16 multiply with f32
+   * accumulation every 16 k (kernels/gemm_h2.wgsl) for A·Bᵀ with f16/E4M3/E5M2 operands (not
+   * E5M2 × E5M2), K a multiple of 16, operands in one binding, on a device with `shader-f16`.
+   */
+  kernel?: "v1" | "v2" | "h2";
   /** Largest binding in bytes (default: the device's); smaller values force splitting (tests). */
   bindingLimit?: number;
 }
@@ -118,6 +122,36 @@ export function matmul(rt: GpuRuntime, a: Tensor, b: Tensor, opts: MatmulOptions
   const constants = { A_KIND: KIND[a.dtype]!, B_KIND: KIND[b.dtype]! };
   const limit = Math.min(opts.bindingLimit ?? rt.maxBinding, rt.maxBinding);
   const alpha = opts.alpha ?? 1;
+  if (opts.kernel === "h2") {
+    _checkH2(rt, a, b, c, { k, transA: !!opts.transA, transB: !!opts.transB, limit });
+    const params = _gemmParams({
+      m,
+      n,
+      k,
+      batch: nb,
+      aOff: 0,
+      aBs: broadcastA ? 0 : m * k,
+      aRs: k,
+      aCs: 1,
+      bOff: 0,
+      bBs: broadcastB ? 0 : k * n,
+      bRs: k,
+      bCs: 1,
+      cOff: 0,
+      cBs: m * n,
+      sa,
+      sb,
+      cRs: n,
+      alpha,
+      beta,
+    });
+    rt.dispatch(
+      rt.kernel("gemm_h2", "main", constants),
+      [a.buffer, b.buffer, c.buffer, rt.uniform(params), scalesBuf],
+      [Math.ceil(n / 64), Math.ceil(m / 64), nb],
+    );
+    return c;
+  }
   if (a.bytes > limit || b.bytes > limit || c.bytes > limit) {
     if (!fast || nb !== 1) {
       throw new GpuUsageError(
@@ -186,6 +220,30 @@ export function matmul(rt: GpuRuntime, a: Tensor, b: Tensor, opts: MatmulOptions
   // safe to reuse at once: later dispatches run after this one, and rt.write() flushes first
   for (const t of temps) rt.release(t.buffer);
   return c;
+}
+
+/** Throws a one-line GpuUsageError unless gemm_h2.wgsl can run this product. */
+function _checkH2(
+  rt: GpuRuntime,
+  a: Tensor,
+  b: Tensor,
+  c: Tensor,
+  d: { k: number; transA: boolean; transB: boolean; limit: number },
+): void {
+  const why = !rt.has("shader-f16")
+    ? "the device has no shader-f16"
+    : d.transA || !d.transB
+    ? "it computes A·Bᵀ only (transB, not transA)"
+    : ![a, b].every((t) => ["f16", "e4m3", "e5m2"].includes(t.dtype))
+    ? `operands must be f16, e4m3 or e5m2, got ${a} and ${b}`
+    : a.dtype === "e5m2" && b.dtype === "e5m2"
+    ? "E5M2 × E5M2 products can pass f16's range"
+    : d.k % 16 !== 0
+    ? `K ${d.k} is not a multiple of 16`
+    : [a, b, c].some((t) => t.bytes > d.limit)
+    ? `an operand exceeds one binding (${d.limit} bytes)`
+    : "";
+  if (why) throw new GpuUsageError(`matmul kernel h2: ${why}`);
 }
 
 interface _GemmParams {
