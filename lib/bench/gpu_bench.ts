@@ -36,6 +36,8 @@ import { createLlama } from "../model/backend.ts";
 import { loadModel } from "../model/hf_folder.ts";
 import { precisionPolicy } from "../model/precision.ts";
 import { createEngine } from "../train/engine.ts";
+import { gpuOps } from "../model/ops_gpu.ts";
+import type { Ops } from "../model/ops.ts";
 import { THUNDER_ADAMW } from "../train/optim.ts";
 import {
   HEADROOM,
@@ -515,10 +517,12 @@ async function _trainRun(
   steps: number,
   params: Params,
   budgetMs: number,
+  ops?: Ops<unknown>,
 ) {
   rt.trimPool();
   rt.resetPeak();
   const engine = await createEngine("gpu", {
+    ops,
     cfg,
     params,
     adam: THUNDER_ADAMW,
@@ -553,12 +557,15 @@ async function* _train(ctx: Ctx, deadline: number): AsyncGenerator<BenchResult> 
   for (const c of ctx.plan.train) {
     const params = benchParams(c.cfg);
     const tps: Record<string, number> = {};
-    for (const precision of ["fp32", "bf16", "fp8"]) {
+    const runs = ["fp32", "bf16", "fp8"];
+    if (ctx.rt.has("shader-f16")) runs.push("fp8 packed-f16");
+    for (const run of runs) {
       if (Date.now() > deadline) {
-        yield _skipped(`train ${c.label} ${precision}`);
+        yield _skipped(`train ${c.label} ${run}`);
         continue;
       }
-      const name = `train ${c.label} ${precision}`;
+      const precision = run.split(" ")[0];
+      const name = `train ${c.label} ${run}`;
       try {
         const r = await _trainRun(
           ctx.rt,
@@ -569,8 +576,9 @@ async function* _train(ctx: Ctx, deadline: number): AsyncGenerator<BenchResult> 
           c.steps,
           params,
           ctx.plan.rowBudgetMs,
+          run === precision ? undefined : gpuOps(ctx.rt, { gemm: "h2" }) as Ops<unknown>,
         );
-        tps[precision] = r.tokensPerS;
+        tps[run] = r.tokensPerS;
         const peer = _peer(ctx, "train", c.label, precision === "bf16" ? "bf16" : "fp32");
         ctx.log(`gpu: ${name}: ${r.tokensPerS.toFixed(0)} tokens/s, losses ${r.losses}`);
         const shape =
@@ -602,10 +610,11 @@ async function* _train(ctx: Ctx, deadline: number): AsyncGenerator<BenchResult> 
         yield _failed(name, err);
       }
     }
-    if (tps.fp8 && tps.fp32) {
+    for (const run of ["fp8", "fp8 packed-f16"]) {
+      if (!tps[run] || !tps.fp32) continue;
       yield {
-        name: `train ${c.label} fp8 / fp32 speed-up`,
-        value: tps.fp8 / tps.fp32,
+        name: `train ${c.label} ${run} / fp32 speed-up`,
+        value: tps[run] / tps.fp32,
         unit: "×",
         note: "goal ≥ 1.3×",
       };

@@ -38,9 +38,16 @@ export interface MatmulOptions {
   scaleInvA?: GpuScalar;
   scaleInvB?: GpuScalar;
   /**
+   * f32 bits (a u32 buffer) of an FP8 operand's amax, as quantizing recorded it: kernel "h2"
+   * fits its halves to that operand's largest code (default: the format's largest). Both in one
+   * buffer.
+   */
+  amaxA?: GpuScalar;
+  amaxB?: GpuScalar;
+  /**
    * Which kernel: "v2" tiled (default), "v1" naive, or "h2": packed-f16 multiply with f32
-   * accumulation every 16 k (kernels/gemm_h2.wgsl) for A·Bᵀ with f16/E4M3/E5M2 operands (not
-   * E5M2 × E5M2), K a multiple of 16, operands in one binding, on a device with `shader-f16`.
+   * accumulation every 16 k (kernels/gemm_h2.wgsl; operands not stored as A (M, K) and B (N, K)
+   * are transposed first) where {@linkcode h2Unsupported} says "".
    */
   kernel?: "v1" | "v2" | "h2";
   /** Largest binding in bytes (default: the device's); smaller values force splitting (tests). */
@@ -123,7 +130,11 @@ export function matmul(rt: GpuRuntime, a: Tensor, b: Tensor, opts: MatmulOptions
   const limit = Math.min(opts.bindingLimit ?? rt.maxBinding, rt.maxBinding);
   const alpha = opts.alpha ?? 1;
   if (opts.kernel === "h2") {
-    _checkH2(rt, a, b, c, { k, transA: !!opts.transA, transB: !!opts.transB, limit });
+    // gemm_h2.wgsl reads A (M, K) and B (N, K) as stored: other layouts are transposed first
+    const A = opts.transA ? transpose(rt, a) : a;
+    const B = opts.transB ? b : transpose(rt, b);
+    const why = h2Unsupported(rt, A, B, k, c.bytes, limit);
+    if (why) throw new GpuUsageError(`matmul kernel h2: ${why}`);
     const params = _gemmParams({
       m,
       n,
@@ -145,11 +156,22 @@ export function matmul(rt: GpuRuntime, a: Tensor, b: Tensor, opts: MatmulOptions
       alpha,
       beta,
     });
+    const amax = opts.amaxA?.buffer ?? opts.amaxB?.buffer ?? ones(rt);
+    if (opts.amaxA && opts.amaxB && opts.amaxA.buffer !== opts.amaxB.buffer) {
+      throw new GpuUsageError("matmul: amaxA and amaxB must live in one buffer");
+    }
+    const hp = new Uint32Array([
+      opts.amaxA?.index ?? 0,
+      opts.amaxB?.index ?? 0,
+      opts.amaxA ? 1 : 0,
+      opts.amaxB ? 1 : 0,
+    ]);
     rt.dispatch(
       rt.kernel("gemm_h2", "main", constants),
-      [a.buffer, b.buffer, c.buffer, rt.uniform(params), scalesBuf],
+      [A.buffer, B.buffer, c.buffer, rt.uniform(params), scalesBuf, amax, rt.uniform(hp)],
       [Math.ceil(n / 64), Math.ceil(m / 64), nb],
     );
+    for (const t of [A, B]) if (t !== a && t !== b) rt.release(t.buffer);
     return c;
   }
   if (a.bytes > limit || b.bytes > limit || c.bytes > limit) {
@@ -222,28 +244,30 @@ export function matmul(rt: GpuRuntime, a: Tensor, b: Tensor, opts: MatmulOptions
   return c;
 }
 
-/** Throws a one-line GpuUsageError unless gemm_h2.wgsl can run this product. */
-function _checkH2(
+/**
+ * Why gemm_h2.wgsl cannot multiply A (M, K) by B (N, K) stored as given with a C of `cBytes`, or
+ * "" when it can: f16/E4M3/E5M2 operands (not E5M2 × E5M2), K a multiple of 16, every operand
+ * within `limit`, a device with `shader-f16`.
+ */
+export function h2Unsupported(
   rt: GpuRuntime,
   a: Tensor,
   b: Tensor,
-  c: Tensor,
-  d: { k: number; transA: boolean; transB: boolean; limit: number },
-): void {
-  const why = !rt.has("shader-f16")
+  k: number,
+  cBytes: number,
+  limit = rt.maxBinding,
+): string {
+  return !rt.has("shader-f16")
     ? "the device has no shader-f16"
-    : d.transA || !d.transB
-    ? "it computes A·Bᵀ only (transB, not transA)"
     : ![a, b].every((t) => ["f16", "e4m3", "e5m2"].includes(t.dtype))
     ? `operands must be f16, e4m3 or e5m2, got ${a} and ${b}`
     : a.dtype === "e5m2" && b.dtype === "e5m2"
     ? "E5M2 × E5M2 products can pass f16's range"
-    : d.k % 16 !== 0
-    ? `K ${d.k} is not a multiple of 16`
-    : [a, b, c].some((t) => t.bytes > d.limit)
-    ? `an operand exceeds one binding (${d.limit} bytes)`
+    : k % 16 !== 0
+    ? `K ${k} is not a multiple of 16`
+    : Math.max(a.bytes, b.bytes, cBytes) > limit
+    ? `an operand exceeds one binding (${limit} bytes)`
     : "";
-  if (why) throw new GpuUsageError(`matmul kernel h2: ${why}`);
 }
 
 interface _GemmParams {

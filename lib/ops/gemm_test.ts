@@ -205,21 +205,55 @@ gpuTest("matmul() kernel h2 multiplies f16 and FP8 in packed halves within its b
     const da = await toF32(rt, dequantizeFp8(rt, qa, ia));
     const db = await toF32(rt, dequantizeFp8(rt, qb, ib));
     const want = matmulRef(da, db, dims), bound = h2Bound(da, db, dims);
-    const got = matmul(rt, qa, qb, { transB: true, kernel: "h2", scaleInvA: ia, scaleInvB: ib });
-    assertClose(`h2 ${fa}·e4m3`, await toF32(rt, got), want, { bound });
+    for (const withAmax of [false, true]) {
+      const am = withAmax
+        ? {
+          amaxA: { buffer: amax, index: fa === "e4m3" ? 0 : 1 },
+          amaxB: { buffer: amax, index: 0 },
+        }
+        : {};
+      const got = matmul(rt, qa, qb, {
+        transB: true,
+        kernel: "h2",
+        scaleInvA: ia,
+        scaleInvB: ib,
+        ...am,
+      });
+      assertClose(`h2 ${fa}·e4m3 (amax ${withAmax})`, await toF32(rt, got), want, { bound });
+    }
     const v2 = matmul(rt, qa, qb, { transB: true, scaleInvA: ia, scaleInvB: ib });
     assertClose(`v2 ${fa}·e4m3`, await toF32(rt, v2), want, { bound: gemmBound(da, db, dims) });
+  }
+  // the backward's layouts, transposed before the kernel: dX = dY · W, dW = dYᵀ · X with dY
+  // (T, O) E5M2, W (O, I) and X (T, I) E4M3
+  {
+    const [T, O, I] = [64, 48, 36];
+    const dy = q(a.subarray(0, T * O), [T, O], "e5m2", 2);
+    const w = q(b.subarray(0, O * I), [O, I], "e4m3", 0);
+    const x = q(a.subarray(T * O, T * O + T * I), [T, I], "e4m3", 0);
+    const [fdy, fw, fx] = await Promise.all(
+      [[dy, 3], [w, 1], [x, 1]].map(([t, i]) =>
+        toF32(rt, dequantizeFp8(rt, t as typeof dy, inv(i as number)))
+      ),
+    );
+    for (const transA of [false, true]) {
+      const d = transA ? { m: O, n: I, k: T, transA } : { m: T, n: I, k: O };
+      const got = matmul(rt, dy, transA ? x : w, {
+        transA,
+        kernel: "h2",
+        scaleInvA: inv(3),
+        scaleInvB: inv(1),
+      });
+      const ref = matmulRef(fdy, transA ? fx : fw, d);
+      assertClose(`h2 e5m2${transA ? "ᵀ" : ""}·e4m3`, await toF32(rt, got), ref, {
+        bound: h2Bound(fdy, transA ? fx : fw, d),
+      });
+    }
   }
   const e5 = q(a, [batch, m, k], "e5m2", 2);
   for (
     const [x, y, o, re] of [
       [e5, e5, { transB: true }, /E5M2 × E5M2/],
-      [
-        fromArray(rt, a, [batch, m, k], "f16"),
-        fromArray(rt, b, [batch, k, n], "f16"),
-        {},
-        /transB/,
-      ],
       [fromArray(rt, a, [batch, m, k]), e5, { transB: true }, /must be f16, e4m3 or e5m2/],
     ] as const
   ) {
