@@ -9,10 +9,10 @@
  * (f32, f16-input, FP8-emulated; FP8 and f16 also in packed halves) at 4096³ and Llama-3.1-8B's
  * linear shapes; causal GQA attention forward and forward + backward; row reductions with
  * subgroup operations against shared memory; logits parity with transformers'
- * `LlamaForCausalLM` on a random model it saved; a few steps of the largest config the plan says
- * fits (before the training comparisons, so the budget cannot crowd it out); training tokens/s
- * and peak GPU memory at a ~124M and a ~1B config in fp32, bf16 and fp8 (and fp8 with
- * packed-f16 GEMMs).
+ * `LlamaForCausalLM` on a random model it saved; training tokens/s and peak GPU memory at a
+ * ~124M and a ~1B config in fp32, bf16 and fp8 (and fp8 with packed-f16 GEMMs); and, last (with
+ * time kept for it, and nothing after it to lose should it run out of memory), a few steps of the
+ * largest config the plan says fits.
  *
  * Jikji's GPU time comes from timestamp queries where the adapter has them (else wall clock
  * around submit and completion), PyTorch's from CUDA events; both exclude uploads and readback.
@@ -42,6 +42,7 @@ import { gpuOps } from "../model/ops_gpu.ts";
 import type { Ops } from "../model/ops.ts";
 import { THUNDER_ADAMW } from "../train/optim.ts";
 import {
+  deepestFitting,
   HEADROOM,
   largestFitting,
   type Preset,
@@ -97,6 +98,8 @@ export interface GpuBenchPlan {
   largest: { candidates: LlamaConfig[]; B: number; T: number; steps: number };
   /** Milliseconds a GEMM row or a training run may take (fewer repeats or steps past it). */
   rowBudgetMs: number;
+  /** Seconds of the budget kept for the largest config, which runs last. */
+  largestReserveS: number;
   /** Seconds for the whole suite; parts not started by then are skipped. */
   budgetS: number;
   /** Seconds the PyTorch peer may take. */
@@ -162,6 +165,7 @@ export async function gpuBenchPlan(size: GpuBenchSize): Promise<GpuBenchPlan> {
       capacityBytes: 256 * 2 ** 20,
       largest: { candidates: [wide, tiny], B: 1, T: 32, steps: 2 },
       rowBudgetMs: 60_000,
+      largestReserveS: 0,
       budgetS: 900,
       peerBudgetS: 300,
     };
@@ -181,8 +185,20 @@ export async function gpuBenchPlan(size: GpuBenchSize): Promise<GpuBenchPlan> {
     parity,
     presets,
     capacityBytes: H200_BYTES,
-    largest: { candidates: presets.map((p) => p.cfg).reverse(), B: 1, T: 1024, steps: 2 },
+    largest: {
+      // Llama 3's shapes largest first, with 8B's width at the most layers that should fit
+      // between 8B and 3B (a depth-pruned 8B)
+      candidates: [
+        ...PRESETS.slice(2).map((p) => p.cfg).reverse(),
+        ...[deepestFitting(PRESETS[2].cfg, H200_BYTES, 1, 1024)].filter((c) => c !== null),
+        ...presets.slice(0, 3).map((p) => p.cfg).reverse(),
+      ],
+      B: 1,
+      T: 1024,
+      steps: 2,
+    },
     rowBudgetMs: 25_000,
+    largestReserveS: 100,
     budgetS: 420,
     peerBudgetS: 150,
   };
@@ -708,7 +724,7 @@ async function* _largest(ctx: Ctx): AsyncGenerator<BenchResult> {
     return;
   }
   const { cfg, precision, plan } = pick;
-  const label = _count(plan.params);
+  const label = `${_count(plan.params)}, ${cfg.num_hidden_layers} layers of C=${cfg.hidden_size}`;
   ctx.log(
     `gpu: largest config that should fit: ${label} ${precision}, planned ${
       (plan.total / 2 ** 30).toFixed(1)
@@ -875,14 +891,14 @@ export async function* runGpuBench(
   }
   for (
     const [part, fn] of [
-      // the GEMMs may take 40% of the budget; the largest config starts before the training
-      // comparisons, which then use what is left
+      // the GEMMs may take 40% of the budget; the largest config runs last (should it run out
+      // of memory, nothing else is lost) with time kept for it
       ["gemm", () => _gemm(c, t0 + 0.4 * plan.budgetS * 1000)],
       ["attention", () => _attention(c)],
       ["reduction", () => _reduction(c)],
       ["parity", () => _parity(c, dir)],
+      ["train", () => _train(c, deadline - plan.largestReserveS * 1000)],
       ["largest", () => _largest(c)],
-      ["train", () => _train(c, deadline)],
     ] as [string, () => AsyncGenerator<BenchResult>][]
   ) {
     if (Date.now() > deadline) {

@@ -172,6 +172,7 @@ gpuTest("runGpuBench() yields every part's rows at a micro plan", async () => {
     capacityBytes: 64 * 2 ** 20,
     largest: { candidates: [tiny], B: 1, T: 8, steps: 1 },
     rowBudgetMs: 60_000,
+    largestReserveS: 0,
     budgetS: 300,
     peerBudgetS: 120,
   };

@@ -142,7 +142,7 @@ gpuTest(
     // FP8 products are exact in f16; only the 16-k f16 partial sums differ: well under 0.5%
     for (let s = 0; s < 4; s++) {
       console.log(losses);
-    const rel = Math.abs(losses[1][s] - losses[0][s]) / losses[0][s];
+      const rel = Math.abs(losses[1][s] - losses[0][s]) / losses[0][s];
       assert.ok(rel < 5e-3, `step ${s + 1}: ${losses[1][s]} vs ${losses[0][s]}`);
     }
   },
