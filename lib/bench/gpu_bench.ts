@@ -724,7 +724,9 @@ async function* _largest(ctx: Ctx): AsyncGenerator<BenchResult> {
     return;
   }
   const { cfg, precision, plan } = pick;
-  const label = `${_count(plan.params)}, ${cfg.num_hidden_layers} layers of C=${cfg.hidden_size}`;
+  const label = `${
+    _count(plan.params)
+  } params: ${cfg.num_hidden_layers} layers of C=${cfg.hidden_size}`;
   ctx.log(
     `gpu: largest config that should fit: ${label} ${precision}, planned ${
       (plan.total / 2 ** 30).toFixed(1)
@@ -741,7 +743,7 @@ async function* _largest(ctx: Ctx): AsyncGenerator<BenchResult> {
     ctx.plan.rowBudgetMs,
   );
   yield {
-    name: `largest fitting config (${label} params, ${precision}) tokens/s`,
+    name: `largest fitting config (${label}, ${precision}) tokens/s`,
     value: r.tokensPerS,
     unit: "tokens/s",
     note: `B=${B} T=${T}, ${_stepsNote(r.steps)}, loss ${
@@ -749,7 +751,7 @@ async function* _largest(ctx: Ctx): AsyncGenerator<BenchResult> {
     }`,
   };
   yield {
-    name: `largest fitting config (${label} params, ${precision}) peak memory`,
+    name: `largest fitting config (${label}, ${precision}) peak memory`,
     value: r.peak / 2 ** 30,
     unit: "GiB",
     peer: "planned (lib/train/memory_plan.ts)",
