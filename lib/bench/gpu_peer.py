@@ -177,9 +177,7 @@ def _hf_config(transformers, cfg, attn):
                                   **(rope_scaling or {})}
     else:
         cfg["rope_theta"], cfg["rope_scaling"] = rope_theta, rope_scaling
-    c = transformers.LlamaConfig(**cfg)
-    c._attn_implementation = attn
-    return c
+    return transformers.LlamaConfig(**cfg, attn_implementation=attn)
 
 
 def _golden_model(cfg, device):
@@ -221,8 +219,9 @@ def _train_one(item, dtype_name, device, timer, transformers, why):
         torch.cuda.reset_peak_memory_stats()
     torch.manual_seed(0)
     if transformers is not None:
-        model = transformers.LlamaForCausalLM(_hf_config(transformers, item["config"], "sdpa"))
-        model = model.to(device)
+        hf = _hf_config(transformers, item["config"], "sdpa")
+        with device:  # built on the GPU, not initialised on the CPU and copied
+            model = transformers.LlamaForCausalLM(hf)
         params = list(model.parameters())
         forward = lambda t: model(input_ids=t).logits
         impl = f"transformers {transformers.__version__} LlamaForCausalLM (sdpa), eager"
