@@ -346,9 +346,13 @@ function _operands(rt: GpuRuntime, s: GemmShape, variant: DType) {
   return { a: q([s.m, s.k], 1, 0), w: q([s.n, s.k], 2, 1), opts: { scaleInvA: sc, scaleInvB: sc } };
 }
 
-/** Label, operand type, kernel: f32 FMAs on decoded operands (v2), or packed-f16 FMAs (h2). */
-const GEMM_VARIANTS: [string, DType, "v2" | "h2"][] = [
+/**
+ * Label, operand type, kernel: f32 FMAs on decoded operands from registers (v2), f32 through
+ * workgroup memory (tile), or packed-f16 FMAs (h2).
+ */
+const GEMM_VARIANTS: [string, DType, "v2" | "h2" | "tile"][] = [
   ["f32", "f32", "v2"],
+  ["f32 workgroup-tile", "f32", "tile"],
   ["f16-input", "f16", "v2"],
   ["fp8-e4m3", "e4m3", "v2"],
   ["f16-input packed-f16", "f16", "h2"],
@@ -383,7 +387,8 @@ async function* _gemm(ctx: Ctx, deadline: number): AsyncGenerator<BenchResult> {
     const fp32 = _peer(ctx, "gemm", s.name, "fp32"), bf16 = _peer(ctx, "gemm", s.name, "bf16");
     const got: Record<string, number> = {};
     for (const [label, dtype, kernel] of GEMM_VARIANTS) {
-      if (kernel === "h2" && (!rt.has("shader-f16") || s.k % 16 !== 0)) continue;
+      if (kernel === "h2" && !rt.has("shader-f16")) continue;
+      if (kernel !== "v2" && s.k % 16 !== 0) continue;
       const { a, w, opts } = _operands(rt, s, dtype);
       const c = empty(rt, [s.m, s.n]);
       const go = () => matmul(rt, a, w, { ...opts, transB: true, out: c, kernel });
@@ -400,6 +405,7 @@ async function* _gemm(ctx: Ctx, deadline: number): AsyncGenerator<BenchResult> {
       rt.trimPool();
       const tflops = flops / (ms / reps) / 1e9;
       got[label] = tflops;
+      const base = label.split(" ")[0];
       ctx.log(`gpu: gemm ${label} ${s.name}: ${tflops.toFixed(3)} TFLOP/s`);
       yield {
         name: `gemm ${label} ${s.name}`,
@@ -410,11 +416,11 @@ async function* _gemm(ctx: Ctx, deadline: number): AsyncGenerator<BenchResult> {
           bf16 ? `; torch bf16 ${bf16.tflops.toPrecision(3)} TFLOP/s` : ""
         }`,
       };
-      if (label === "f32") {
+      if (base === "f32") {
         const peak = FP32_PEAK.find(([re]) => re.test(ctx.adapter));
         if (peak) {
           yield {
-            name: `gemm f32 ${s.name} vs the GPU's FP32 peak`,
+            name: `gemm ${label} ${s.name} vs the GPU's FP32 peak`,
             value: tflops,
             unit: "TFLOP/s",
             peer: "FP32 non-tensor peak (spec sheet)",
@@ -422,15 +428,16 @@ async function* _gemm(ctx: Ctx, deadline: number): AsyncGenerator<BenchResult> {
           };
         }
       }
-      const base = label.replace(" packed-f16", "");
-      if (kernel === "h2" && got[base]) {
+      if (kernel !== "v2" && got[base]) {
         yield {
-          name: `gemm ${label} ${s.name} vs f32 FMAs`,
+          name: `gemm ${label} ${s.name} vs gemm_nt.wgsl`,
           value: tflops,
           unit: "TFLOP/s",
-          peer: `Jikji ${base} on kernels/gemm_nt.wgsl (decoded to f32)`,
+          peer: `Jikji ${base} on kernels/gemm_nt.wgsl (registers, f32 FMAs)`,
           peer_value: got[base],
-          note: "kernels/gemm_h2.wgsl: vec2<f16> FMAs, f32 accumulation every 16 k",
+          note: kernel === "h2"
+            ? "kernels/gemm_h2.wgsl: vec2<f16> FMAs, f32 accumulation every 16 k"
+            : "kernels/gemm_tile.wgsl: 128×128 tiles through workgroup memory",
         };
       }
       if (label === "f16-input" && bf16) {

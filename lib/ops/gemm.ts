@@ -47,9 +47,10 @@ export interface MatmulOptions {
   /**
    * Which kernel: "v2" tiled (default), "v1" naive, or "h2": packed-f16 multiply with f32
    * accumulation every 16 k (kernels/gemm_h2.wgsl; operands not stored as A (M, K) and B (N, K)
-   * are transposed first) where {@linkcode h2Unsupported} says "".
+   * are transposed first) where {@linkcode h2Unsupported} says ""; or "tile": f32 through
+   * workgroup memory (kernels/gemm_tile.wgsl, same layouts, K a multiple of 16, one binding).
    */
-  kernel?: "v1" | "v2" | "h2";
+  kernel?: "v1" | "v2" | "h2" | "tile";
   /** Largest binding in bytes (default: the device's); smaller values force splitting (tests). */
   bindingLimit?: number;
 }
@@ -129,12 +130,15 @@ export function matmul(rt: GpuRuntime, a: Tensor, b: Tensor, opts: MatmulOptions
   const constants = { A_KIND: KIND[a.dtype]!, B_KIND: KIND[b.dtype]! };
   const limit = Math.min(opts.bindingLimit ?? rt.maxBinding, rt.maxBinding);
   const alpha = opts.alpha ?? 1;
-  if (opts.kernel === "h2") {
-    // gemm_h2.wgsl reads A (M, K) and B (N, K) as stored: other layouts are transposed first
+  if (opts.kernel === "h2" || opts.kernel === "tile") {
+    // gemm_h2.wgsl and gemm_tile.wgsl read A (M, K) and B (N, K) as stored: other layouts are
+    // transposed first
     const A = opts.transA ? transpose(rt, a) : a;
     const B = opts.transB ? b : transpose(rt, b);
-    const why = h2Unsupported(rt, A, B, k, c.bytes, limit);
-    if (why) throw new GpuUsageError(`matmul kernel h2: ${why}`);
+    const why = opts.kernel === "h2"
+      ? h2Unsupported(rt, A, B, k, c.bytes, limit)
+      : _tileUnsupported(A, B, k, c.bytes, limit);
+    if (why) throw new GpuUsageError(`matmul kernel ${opts.kernel}: ${why}`);
     const params = _gemmParams({
       m,
       n,
@@ -166,11 +170,19 @@ export function matmul(rt: GpuRuntime, a: Tensor, b: Tensor, opts: MatmulOptions
       opts.amaxA ? 1 : 0,
       opts.amaxB ? 1 : 0,
     ]);
-    rt.dispatch(
-      rt.kernel("gemm_h2", "main", constants),
-      [A.buffer, B.buffer, c.buffer, rt.uniform(params), scalesBuf, amax, rt.uniform(hp)],
-      [Math.ceil(n / 64), Math.ceil(m / 64), nb],
-    );
+    if (opts.kernel === "tile") {
+      rt.dispatch(
+        rt.kernel("gemm_tile"),
+        [A.buffer, B.buffer, c.buffer, rt.uniform(params)],
+        [Math.ceil(n / 128), Math.ceil(m / 128), nb],
+      );
+    } else {
+      rt.dispatch(
+        rt.kernel("gemm_h2", "main", constants),
+        [A.buffer, B.buffer, c.buffer, rt.uniform(params), scalesBuf, amax, rt.uniform(hp)],
+        [Math.ceil(n / 64), Math.ceil(m / 64), nb],
+      );
+    }
     for (const t of [A, B]) if (t !== a && t !== b) rt.release(t.buffer);
     return c;
   }
@@ -263,6 +275,17 @@ export function h2Unsupported(
     ? `operands must be f16, e4m3 or e5m2, got ${a} and ${b}`
     : a.dtype === "e5m2" && b.dtype === "e5m2"
     ? "E5M2 × E5M2 products can pass f16's range"
+    : k % 16 !== 0
+    ? `K ${k} is not a multiple of 16`
+    : Math.max(a.bytes, b.bytes, cBytes) > limit
+    ? `an operand exceeds one binding (${limit} bytes)`
+    : "";
+}
+
+/** Why gemm_tile.wgsl cannot multiply A (M, K) by B (N, K) as stored, or "" when it can. */
+function _tileUnsupported(a: Tensor, b: Tensor, k: number, cBytes: number, limit: number): string {
+  return a.dtype !== "f32" || b.dtype !== "f32"
+    ? `operands must be f32, got ${a} and ${b}`
     : k % 16 !== 0
     ? `K ${k} is not a multiple of 16`
     : Math.max(a.bytes, b.bytes, cBytes) > limit

@@ -268,3 +268,31 @@ gpuTest("matmul() kernel h2 multiplies f16 and FP8 in packed halves within its b
     /K 40 is not a multiple of 16/,
   );
 });
+
+gpuTest(
+  "matmul() kernel tile (workgroup memory) matches the reference in every layout",
+  async () => {
+    const rt = await getRuntime();
+    const [batch, m, n, k] = [2, 130, 70, 48]; // ragged 128-tiles, three 16-k slices
+    for (const [transA, transB] of [[false, true], [false, false], [true, true], [true, false]]) {
+      const a = randn(batch * m * k, 31), b = randn(batch * n * k, 32);
+      const dims = { batch, m, n, k, transA, transB };
+      const c0 = randn(batch * m * n, 33);
+      const out = fromArray(rt, c0, [batch, m, n]);
+      matmul(
+        rt,
+        fromArray(rt, a, transA ? [batch, k, m] : [batch, m, k]),
+        fromArray(rt, b, transB ? [batch, n, k] : [batch, k, n]),
+        { transA, transB, kernel: "tile", alpha: 0.5, beta: 1, out },
+      );
+      const want = matmulRef(a, b, dims, 0.5, 1, c0);
+      const bound = gemmBound(a, b, dims).map((x, i) => x + 2 ** -22 * Math.abs(want[i]));
+      assertClose(`tile ${transA} ${transB}`, await toF32(rt, out), want, { bound });
+    }
+    const x = fromArray(rt, randn(8 * 40, 1), [8, 40]);
+    assert.throws(
+      () => matmul(rt, x, x, { transB: true, kernel: "tile" }),
+      /K 40 is not a multiple of 16/,
+    );
+  },
+);
