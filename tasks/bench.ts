@@ -18,6 +18,13 @@ const spec = {
       description: "one JSON object per result line on stdout",
     },
     quick: { type: "boolean", default: false, description: "smaller sizes, fewer repeats" },
+    size: {
+      type: "string",
+      default: "small",
+      choices: ["small", "full"],
+      description:
+        "gpu suite: small (llvmpipe, a minute or two) or full (an H200, under 8 minutes)",
+    },
     cache_dir: { type: "string", default: "data/cache", description: "where downloads are kept" },
   },
 } as const;
@@ -46,6 +53,7 @@ if (import.meta.main) {
     for (const suite of suites) {
       const ctx = {
         quick: options.quick,
+        size: options.size,
         cacheDir: options.cache_dir,
         log: (m: string) => quiet || console.error(m),
       };

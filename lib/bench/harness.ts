@@ -27,6 +27,8 @@ export interface BenchResult {
 export interface BenchContext {
   /** Smaller sizes for a quick look (e.g. `--quick`). */
   quick: boolean;
+  /** Problem size of suites that have two (`gpu`): "small" (llvmpipe) or "full" (an H200). */
+  size?: string;
   /** Where downloads live, e.g. `data/cache`. */
   cacheDir: string;
   /** Progress lines to stderr unless quiet. */

@@ -9,6 +9,7 @@ import { crawlBench, extractBench } from "./crawl_bench.ts";
 import { ioBench } from "./io_bench.ts";
 import { gemmBench } from "./gemm_bench.ts";
 import { attentionBench } from "./attention_bench.ts";
+import { gpuBench } from "./gpu_bench.ts";
 import { qualityBench } from "../quality/quality_bench.ts";
 import { filterBench } from "./filter_bench.ts";
 import { train124mBench, trainBench } from "./train_bench.ts";
@@ -23,6 +24,7 @@ export const BENCH_SUITES: BenchSuite[] = [
   ioBench,
   gemmBench,
   attentionBench,
+  gpuBench,
   qualityBench,
   filterBench,
   trainBench,

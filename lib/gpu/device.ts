@@ -12,6 +12,11 @@ import { UserError } from "../io/errors.ts";
 /** Optional features Jikji uses when the adapter has them. */
 export const OPTIONAL_FEATURES: readonly GPUFeatureName[] = ["shader-f16", "timestamp-query"];
 
+/** Subgroup operations in WGSL (`subgroupAdd`, `subgroup_size`), asked for even when unlisted. */
+export const SUBGROUPS = "subgroups" as GPUFeatureName;
+
+const WANTED: readonly GPUFeatureName[] = [...OPTIONAL_FEATURES, SUBGROUPS];
+
 /** The fix printed when no adapter exists. */
 export const NO_GPU_FIX =
   "no WebGPU adapter found; on Linux without a GPU install Mesa's software Vulkan driver: " +
@@ -25,7 +30,7 @@ export interface Gpu {
   description: string;
   /** True for software adapters (llvmpipe). */
   isFallback: boolean;
-  /** Optional features that were enabled. */
+  /** Optional features that were enabled (`subgroups` when the device was granted it). */
   features: Set<string>;
   limits: GPUSupportedLimits;
 }
@@ -116,7 +121,18 @@ async function _create(options: GpuOptions): Promise<Gpu> {
     const v = limits[key];
     if (typeof v === "number") requiredLimits[key] = v;
   }
-  const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
+  // `subgroups`: Deno's WebGPU grants it (and runs subgroupAdd etc. in WGSL without an `enable`)
+  // although adapters do not list it; ask for it, and go without where the device is refused
+  let device: GPUDevice;
+  try {
+    const extra = features.includes(SUBGROUPS) ? [] : [SUBGROUPS];
+    device = await adapter.requestDevice({
+      requiredFeatures: [...features, ...extra],
+      requiredLimits,
+    });
+  } catch {
+    device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
+  }
   device.addEventListener("uncapturederror", (ev) => {
     console.error(`webgpu error: ${(ev as GPUUncapturedErrorEvent).error.message}`);
   });
@@ -125,7 +141,7 @@ async function _create(options: GpuOptions): Promise<Gpu> {
     adapter,
     description: adapter.info.description || adapter.info.vendor || "unknown adapter",
     isFallback: adapter.info.isFallbackAdapter,
-    features: new Set(features),
+    features: new Set([...device.features].filter((f) => WANTED.includes(f as GPUFeatureName))),
     limits: device.limits,
   };
 }

@@ -63,7 +63,7 @@ export class GpuRuntime {
   }
 
   /** True when the adapter supports `feature` and it was enabled. */
-  has(feature: "shader-f16" | "timestamp-query"): boolean {
+  has(feature: "shader-f16" | "timestamp-query" | "subgroups"): boolean {
     return this.gpu.features.has(feature);
   }
 

@@ -71,6 +71,7 @@ const KNOWN = new Set([
   "rms_norm_eps",
   "rope_theta",
   "rope_scaling",
+  "rope_parameters",
   "tie_word_embeddings",
   "max_position_embeddings",
   "hidden_act",
@@ -123,6 +124,35 @@ function _show(v: unknown): string {
 }
 
 /**
+ * transformers 5 writes RoPE as `rope_parameters: { rope_type, rope_theta, …scaling fields }` in
+ * place of `rope_theta` + `rope_scaling`: returns the config in the older form (a copy), refusing
+ * a `rope_theta` that disagrees between the two places.
+ */
+function _ropeParameters(
+  o: Record<string, unknown>,
+  bad: (field: string, why: string) => never,
+): Record<string, unknown> {
+  const rp = o.rope_parameters;
+  if (rp === undefined || rp === null) return o;
+  if (typeof rp !== "object" || Array.isArray(rp)) bad("rope_parameters", "expected an object");
+  const { rope_theta, ...scaling } = rp as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...o };
+  delete out.rope_parameters;
+  if (rope_theta !== undefined) {
+    if (o.rope_theta !== undefined && o.rope_theta !== null && o.rope_theta !== rope_theta) {
+      bad("rope_parameters.rope_theta", `${_show(rope_theta)} disagrees with rope_theta`);
+    }
+    out.rope_theta = rope_theta;
+  }
+  const type = scaling.rope_type ?? scaling.type ?? "default";
+  if (type !== "default") out.rope_scaling = scaling;
+  else if (Object.keys(scaling).some((k) => k !== "rope_type" && k !== "type")) {
+    bad("rope_parameters", `rope_type "default" takes only rope_theta, got ${_show(rp)}`);
+  }
+  return out;
+}
+
+/**
  * Validates a parsed `config.json` object; `source` names the file in errors. Fields Hugging Face
  * would default are filled in; fields Jikji cannot honour (biases, another activation) are refused.
  *
@@ -141,7 +171,7 @@ export function parseLlamaConfig(raw: unknown, source = "config.json"): LlamaCon
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     bad("(top level)", "expected a JSON object");
   }
-  const o = raw as Record<string, unknown>;
+  const o = _ropeParameters(raw as Record<string, unknown>, bad);
   const int = (k: string, def?: number, min = 1): number => {
     const v = o[k] ?? def;
     if (v === undefined) bad(k, "missing (required for LlamaForCausalLM)");

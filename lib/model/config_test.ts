@@ -26,6 +26,47 @@ Deno.test("parseLlamaConfig() fills Hugging Face defaults", () => {
   assert.equal(cfg.rope_scaling, null);
 });
 
+Deno.test("parseLlamaConfig() reads transformers 5's rope_parameters as rope_theta + rope_scaling", () => {
+  const llama3 = {
+    factor: 8.0,
+    low_freq_factor: 1.0,
+    high_freq_factor: 4.0,
+    original_max_position_embeddings: 8192,
+  };
+  const v5 = parseLlamaConfig({
+    ...base,
+    rope_parameters: { rope_type: "llama3", rope_theta: 500000.0, ...llama3 },
+  });
+  const v4 = parseLlamaConfig({
+    ...base,
+    rope_theta: 500000.0,
+    rope_scaling: { rope_type: "llama3", ...llama3 },
+  });
+  assert.deepEqual(v5, v4);
+  const plain = parseLlamaConfig({
+    ...base,
+    rope_parameters: { rope_type: "default", rope_theta: 2e5 },
+  });
+  assert.equal(plain.rope_theta, 2e5);
+  assert.equal(plain.rope_scaling, null);
+  for (
+    const [rp, re] of [
+      [{ rope_type: "yarn", rope_theta: 1e4, factor: 2 }, /rope_scaling.rope_type/],
+      [
+        { rope_type: "default", rope_theta: 1e4, factor: 2 },
+        /rope_parameters: rope_type "default"/,
+      ],
+      [[1], /rope_parameters: expected an object/],
+    ] as [unknown, RegExp][]
+  ) {
+    assert.throws(() => parseLlamaConfig({ ...base, rope_parameters: rp }, "c.json"), re);
+  }
+  assert.throws(
+    () => parseLlamaConfig({ ...base, rope_theta: 1e4, rope_parameters: { rope_theta: 5e5 } }),
+    /rope_parameters.rope_theta: 500000 disagrees with rope_theta/,
+  );
+});
+
 Deno.test("parseLlamaConfig() refuses bad fields with one line naming file and field", () => {
   const cases: [Record<string, unknown>, RegExp][] = [
     [{ ...base, hidden_size: undefined }, /c\.json: hidden_size: missing/],

@@ -7,7 +7,7 @@
 
 import type { GpuRuntime } from "../gpu/runtime.ts";
 import { empty, free, fromArray, Tensor, toArray, zeros } from "../gpu/tensor.ts";
-import { matmul } from "../ops/gemm.ts";
+import { h2Unsupported, matmul, matmulShape } from "../ops/gemm.ts";
 import { dequantizeFp8, fromBf16, type GpuScalar, toBf16 } from "../ops/cast.ts";
 import { Fp8Scaling } from "../ops/fp8.ts";
 import {
@@ -30,6 +30,8 @@ import type { DType, Fp8State, Ops } from "./ops.ts";
 
 /** Inverse scales of FP8 tensors made by a GPU {@linkcode Fp8State}. */
 const _scaleInv = new WeakMap<Tensor, GpuScalar>();
+/** Where quantizing recorded an FP8 tensor's amax (read by the packed-f16 GEMM). */
+const _amax = new WeakMap<Tensor, GpuScalar>();
 
 class _GpuFp8 implements Fp8State<Tensor> {
   readonly s: Fp8Scaling;
@@ -49,6 +51,7 @@ class _GpuFp8 implements Fp8State<Tensor> {
   quantize(x: Tensor, slot: string): Promise<Tensor> {
     const q = this.s.quantize(x, slot);
     _scaleInv.set(q, this.s.scaleInv(slot));
+    _amax.set(q, { buffer: this.s.amaxNow, index: this.s.slot(slot) });
     return Promise.resolve(q);
   }
   update(): Promise<void> {
@@ -81,10 +84,25 @@ class _GpuFp8 implements Fp8State<Tensor> {
 
 const _ok = <X>(x: X) => Promise.resolve(x);
 
+/** Options of {@linkcode gpuOps}. */
+export interface GpuOpsOptions {
+  /**
+   * "h2": FP8 (and f16) products run on kernels/gemm_h2.wgsl (packed-f16 FMAs, f32 accumulation
+   * every 16 k) wherever it takes them; default "v2": every product on the f32-FMA kernels.
+   */
+  gemm?: "v2" | "h2";
+}
+
 /** The GPU ops on runtime `rt`. */
-export function gpuOps(rt: GpuRuntime): Ops<Tensor> {
+export function gpuOps(rt: GpuRuntime, opts: GpuOpsOptions = {}): Ops<Tensor> {
+  const h2 = (a: Tensor, b: Tensor, o: { transA?: boolean; transB?: boolean }) => {
+    if (opts.gemm !== "h2" || a.dtype === "f32" || a.dtype === "bf16") return false;
+    const { m, n, k, batch } = matmulShape(a, b, o);
+    const cBytes = 4 * m * n * batch.reduce((x, y) => x * y, 1);
+    return h2Unsupported(rt, a, b, k, cBytes) === "";
+  };
   return {
-    name: "gpu",
+    name: opts.gemm === "h2" ? "gpu (packed-f16 FP8 GEMMs)" : "gpu",
     upload: (data, shape, dtype = "f32") => fromArray(rt, data, shape, dtype),
     zeros: (shape) => zeros(rt, shape),
     async read(t) {
@@ -106,6 +124,8 @@ export function gpuOps(rt: GpuRuntime): Ops<Tensor> {
       const v = new Tensor(t.buffer, shape, t.dtype);
       const si = _scaleInv.get(t);
       if (si) _scaleInv.set(v, si);
+      const am = _amax.get(t);
+      if (am) _amax.set(v, am);
       return v;
     },
     copyRows(src, srcRow, dst, dstRow, rows) {
@@ -122,6 +142,7 @@ export function gpuOps(rt: GpuRuntime): Ops<Tensor> {
         beta: o.beta,
         scaleInvA: _scaleInv.get(a),
         scaleInvB: _scaleInv.get(b),
+        ...(h2(a, b, o) ? { kernel: "h2" as const, amaxA: _amax.get(a), amaxB: _amax.get(b) } : {}),
       })),
     toBf16: (x) => _ok(toBf16(rt, x)),
     fromBf16: (x) => _ok(fromBf16(rt, x)),

@@ -37,8 +37,20 @@ export interface MatmulOptions {
   /** Inverse scale of A (FP8 operands): the value of code c is decode(c) · scaleInv. */
   scaleInvA?: GpuScalar;
   scaleInvB?: GpuScalar;
-  /** Which kernel: "v2" tiled (default) or "v1" naive. */
-  kernel?: "v1" | "v2";
+  /**
+   * f32 bits (a u32 buffer) of an FP8 operand's amax, as quantizing recorded it: kernel "h2"
+   * fits its halves to that operand's largest code (default: the format's largest). Both in one
+   * buffer.
+   */
+  amaxA?: GpuScalar;
+  amaxB?: GpuScalar;
+  /**
+   * Which kernel: "v2" tiled (default), "v1" naive, or "h2": packed-f16 multiply with f32
+   * accumulation every 16 k (kernels/gemm_h2.wgsl; operands not stored as A (M, K) and B (N, K)
+   * are transposed first) where {@linkcode h2Unsupported} says ""; or "tile": f32 through
+   * workgroup memory (kernels/gemm_tile.wgsl, same layouts, K a multiple of 16, one binding).
+   */
+  kernel?: "v1" | "v2" | "h2" | "tile";
   /** Largest binding in bytes (default: the device's); smaller values force splitting (tests). */
   bindingLimit?: number;
 }
@@ -118,6 +130,62 @@ export function matmul(rt: GpuRuntime, a: Tensor, b: Tensor, opts: MatmulOptions
   const constants = { A_KIND: KIND[a.dtype]!, B_KIND: KIND[b.dtype]! };
   const limit = Math.min(opts.bindingLimit ?? rt.maxBinding, rt.maxBinding);
   const alpha = opts.alpha ?? 1;
+  if (opts.kernel === "h2" || opts.kernel === "tile") {
+    // gemm_h2.wgsl and gemm_tile.wgsl read A (M, K) and B (N, K) as stored: other layouts are
+    // transposed first
+    const A = opts.transA ? transpose(rt, a) : a;
+    const B = opts.transB ? b : transpose(rt, b);
+    const why = opts.kernel === "h2"
+      ? h2Unsupported(rt, A, B, k, c.bytes, limit)
+      : _tileUnsupported(A, B, k, c.bytes, limit);
+    if (why) throw new GpuUsageError(`matmul kernel ${opts.kernel}: ${why}`);
+    const params = _gemmParams({
+      m,
+      n,
+      k,
+      batch: nb,
+      aOff: 0,
+      aBs: broadcastA ? 0 : m * k,
+      aRs: k,
+      aCs: 1,
+      bOff: 0,
+      bBs: broadcastB ? 0 : k * n,
+      bRs: k,
+      bCs: 1,
+      cOff: 0,
+      cBs: m * n,
+      sa,
+      sb,
+      cRs: n,
+      alpha,
+      beta,
+    });
+    const amax = opts.amaxA?.buffer ?? opts.amaxB?.buffer ?? ones(rt);
+    if (opts.amaxA && opts.amaxB && opts.amaxA.buffer !== opts.amaxB.buffer) {
+      throw new GpuUsageError("matmul: amaxA and amaxB must live in one buffer");
+    }
+    const hp = new Uint32Array([
+      opts.amaxA?.index ?? 0,
+      opts.amaxB?.index ?? 0,
+      opts.amaxA ? 1 : 0,
+      opts.amaxB ? 1 : 0,
+    ]);
+    if (opts.kernel === "tile") {
+      rt.dispatch(
+        rt.kernel("gemm_tile"),
+        [A.buffer, B.buffer, c.buffer, rt.uniform(params)],
+        [Math.ceil(n / 128), Math.ceil(m / 128), nb],
+      );
+    } else {
+      rt.dispatch(
+        rt.kernel("gemm_h2", "main", constants),
+        [A.buffer, B.buffer, c.buffer, rt.uniform(params), scalesBuf, amax, rt.uniform(hp)],
+        [Math.ceil(n / 64), Math.ceil(m / 64), nb],
+      );
+    }
+    for (const t of [A, B]) if (t !== a && t !== b) rt.release(t.buffer);
+    return c;
+  }
   if (a.bytes > limit || b.bytes > limit || c.bytes > limit) {
     if (!fast || nb !== 1) {
       throw new GpuUsageError(
@@ -186,6 +254,43 @@ export function matmul(rt: GpuRuntime, a: Tensor, b: Tensor, opts: MatmulOptions
   // safe to reuse at once: later dispatches run after this one, and rt.write() flushes first
   for (const t of temps) rt.release(t.buffer);
   return c;
+}
+
+/**
+ * Why gemm_h2.wgsl cannot multiply A (M, K) by B (N, K) stored as given with a C of `cBytes`, or
+ * "" when it can: f16/E4M3/E5M2 operands (not E5M2 × E5M2), K a multiple of 16, every operand
+ * within `limit`, a device with `shader-f16`.
+ */
+export function h2Unsupported(
+  rt: GpuRuntime,
+  a: Tensor,
+  b: Tensor,
+  k: number,
+  cBytes: number,
+  limit = rt.maxBinding,
+): string {
+  return !rt.has("shader-f16")
+    ? "the device has no shader-f16"
+    : ![a, b].every((t) => ["f16", "e4m3", "e5m2"].includes(t.dtype))
+    ? `operands must be f16, e4m3 or e5m2, got ${a} and ${b}`
+    : a.dtype === "e5m2" && b.dtype === "e5m2"
+    ? "E5M2 × E5M2 products can pass f16's range"
+    : k % 16 !== 0
+    ? `K ${k} is not a multiple of 16`
+    : Math.max(a.bytes, b.bytes, cBytes) > limit
+    ? `an operand exceeds one binding (${limit} bytes)`
+    : "";
+}
+
+/** Why gemm_tile.wgsl cannot multiply A (M, K) by B (N, K) as stored, or "" when it can. */
+function _tileUnsupported(a: Tensor, b: Tensor, k: number, cBytes: number, limit: number): string {
+  return a.dtype !== "f32" || b.dtype !== "f32"
+    ? `operands must be f32, got ${a} and ${b}`
+    : k % 16 !== 0
+    ? `K ${k} is not a multiple of 16`
+    : Math.max(a.bytes, b.bytes, cBytes) > limit
+    ? `an operand exceeds one binding (${limit} bytes)`
+    : "";
 }
 
 interface _GemmParams {

@@ -3,6 +3,7 @@ import { gpuTest } from "../gpu/testing.ts";
 import { getRuntime, GpuUsageError } from "../gpu/runtime.ts";
 import { _f16ToF32, _f32ToF16, fromArray, toArray, toF32 } from "../gpu/tensor.ts";
 import { matmul, transpose } from "./gemm.ts";
+import { dequantizeFp8, quantizeFp8 } from "./cast.ts";
 import { matmulRef } from "./ref/gemm.ts";
 import { roundBf16 } from "./ref/cast.ts";
 import { assertClose, randn } from "./testing.ts";
@@ -152,3 +153,146 @@ gpuTest("matmul() splits operands larger than one binding into blocks", async ()
     /cannot split/,
   );
 });
+
+/**
+ * gemm_h2.wgsl's bound: each 16-k chunk sums 8 products per f16 half (γ_9 with u = 2^-11, the
+ * product's own rounding included), then f32 adds over K (2·K·2^-24), all of Σ|a·b|.
+ */
+function h2Bound(
+  a: ArrayLike<number>,
+  b: ArrayLike<number>,
+  dims: Parameters<typeof matmulRef>[2],
+) {
+  const s = matmulRef(Array.from(a, Math.abs), Array.from(b, Math.abs), dims);
+  const g9 = (9 * 2 ** -11) / (1 - 9 * 2 ** -11);
+  return s.map((v) => (g9 + 2 * dims.k * 2 ** -24) * v + 1e-30);
+}
+
+gpuTest("matmul() kernel h2 multiplies f16 and FP8 in packed halves within its bound", async () => {
+  const rt = await getRuntime();
+  if (!rt.has("shader-f16")) {
+    console.warn("\n!!! SKIPPED: this device has no shader-f16\n");
+    return;
+  }
+  const [batch, m, n, k] = [2, 70, 36, 48]; // ragged M and N tiles, three 16-k chunks
+  const dims = { batch, m, n, k, transB: true };
+  // f16 × f16
+  const a = randn(batch * m * k, 21), b = randn(batch * n * k, 22);
+  const a16 = a.map((v) => _f16ToF32(_f32ToF16(v))), b16 = b.map((v) => _f16ToF32(_f32ToF16(v)));
+  const c16 = matmul(
+    rt,
+    fromArray(rt, a, [batch, m, k], "f16"),
+    fromArray(rt, b, [batch, n, k], "f16"),
+    { transB: true, kernel: "h2" },
+  );
+  assertClose("h2 f16", await toF32(rt, c16), matmulRef(a16, b16, dims), {
+    bound: h2Bound(a16, b16, dims),
+  });
+  // E4M3 × E4M3 and E5M2 × E4M3 at scales that put codes near their largest (448, 57344)
+  const scales = rt.upload(new Float32Array([400, 1 / 400, 50000, 1 / 50000]));
+  const amax = rt.upload(new Uint32Array(4));
+  const q = (x: Float32Array, shape: number[], fmt: "e4m3" | "e5m2", i: number) =>
+    quantizeFp8(rt, fromArray(rt, x, shape), fmt, { buffer: scales, index: i }, {
+      buffer: amax,
+      index: i / 2,
+    });
+  const inv = (i: number) => ({ buffer: scales, index: i });
+  for (const fa of ["e4m3", "e5m2"] as const) {
+    const qa = q(a, [batch, m, k], fa, fa === "e4m3" ? 0 : 2);
+    const qb = q(b, [batch, n, k], "e4m3", 0);
+    const ia = inv(fa === "e4m3" ? 1 : 3), ib = inv(1);
+    // the reference multiplies exactly the values the codes stand for
+    const da = await toF32(rt, dequantizeFp8(rt, qa, ia));
+    const db = await toF32(rt, dequantizeFp8(rt, qb, ib));
+    const want = matmulRef(da, db, dims), bound = h2Bound(da, db, dims);
+    for (const withAmax of [false, true]) {
+      const am = withAmax
+        ? {
+          amaxA: { buffer: amax, index: fa === "e4m3" ? 0 : 1 },
+          amaxB: { buffer: amax, index: 0 },
+        }
+        : {};
+      const got = matmul(rt, qa, qb, {
+        transB: true,
+        kernel: "h2",
+        scaleInvA: ia,
+        scaleInvB: ib,
+        ...am,
+      });
+      assertClose(`h2 ${fa}·e4m3 (amax ${withAmax})`, await toF32(rt, got), want, { bound });
+    }
+    const v2 = matmul(rt, qa, qb, { transB: true, scaleInvA: ia, scaleInvB: ib });
+    assertClose(`v2 ${fa}·e4m3`, await toF32(rt, v2), want, { bound: gemmBound(da, db, dims) });
+  }
+  // the backward's layouts, transposed before the kernel: dX = dY · W, dW = dYᵀ · X with dY
+  // (T, O) E5M2, W (O, I) and X (T, I) E4M3
+  {
+    const [T, O, I] = [64, 48, 36];
+    const dy = q(a.subarray(0, T * O), [T, O], "e5m2", 2);
+    const w = q(b.subarray(0, O * I), [O, I], "e4m3", 0);
+    const x = q(a.subarray(T * O, T * O + T * I), [T, I], "e4m3", 0);
+    const [fdy, fw, fx] = await Promise.all(
+      [[dy, 3], [w, 1], [x, 1]].map(([t, i]) =>
+        toF32(rt, dequantizeFp8(rt, t as typeof dy, inv(i as number)))
+      ),
+    );
+    for (const transA of [false, true]) {
+      const d = transA ? { m: O, n: I, k: T, transA } : { m: T, n: I, k: O };
+      const got = matmul(rt, dy, transA ? x : w, {
+        transA,
+        kernel: "h2",
+        scaleInvA: inv(3),
+        scaleInvB: inv(1),
+      });
+      const ref = matmulRef(fdy, transA ? fx : fw, d);
+      assertClose(`h2 e5m2${transA ? "ᵀ" : ""}·e4m3`, await toF32(rt, got), ref, {
+        bound: h2Bound(fdy, transA ? fx : fw, d),
+      });
+    }
+  }
+  const e5 = q(a, [batch, m, k], "e5m2", 2);
+  for (
+    const [x, y, o, re] of [
+      [e5, e5, { transB: true }, /E5M2 × E5M2/],
+      [fromArray(rt, a, [batch, m, k]), e5, { transB: true }, /must be f16, e4m3 or e5m2/],
+    ] as const
+  ) {
+    assert.throws(
+      () => matmul(rt, x, y, { ...o, kernel: "h2", scaleInvA: inv(3), scaleInvB: inv(3) }),
+      (e: unknown) => e instanceof GpuUsageError && re.test(e.message),
+    );
+  }
+  const a8 = fromArray(rt, randn(m * 40, 1), [m, 40], "f16");
+  assert.throws(
+    () => matmul(rt, a8, a8, { transB: true, kernel: "h2" }),
+    /K 40 is not a multiple of 16/,
+  );
+});
+
+gpuTest(
+  "matmul() kernel tile (workgroup memory) matches the reference in every layout",
+  async () => {
+    const rt = await getRuntime();
+    const [batch, m, n, k] = [2, 130, 70, 48]; // ragged 128-tiles, three 16-k slices
+    for (const [transA, transB] of [[false, true], [false, false], [true, true], [true, false]]) {
+      const a = randn(batch * m * k, 31), b = randn(batch * n * k, 32);
+      const dims = { batch, m, n, k, transA, transB };
+      const c0 = randn(batch * m * n, 33);
+      const out = fromArray(rt, c0, [batch, m, n]);
+      matmul(
+        rt,
+        fromArray(rt, a, transA ? [batch, k, m] : [batch, m, k]),
+        fromArray(rt, b, transB ? [batch, n, k] : [batch, k, n]),
+        { transA, transB, kernel: "tile", alpha: 0.5, beta: 1, out },
+      );
+      const want = matmulRef(a, b, dims, 0.5, 1, c0);
+      const bound = gemmBound(a, b, dims).map((x, i) => x + 2 ** -22 * Math.abs(want[i]));
+      assertClose(`tile ${transA} ${transB}`, await toF32(rt, out), want, { bound });
+    }
+    const x = fromArray(rt, randn(8 * 40, 1), [8, 40]);
+    assert.throws(
+      () => matmul(rt, x, x, { transB: true, kernel: "tile" }),
+      /K 40 is not a multiple of 16/,
+    );
+  },
+);

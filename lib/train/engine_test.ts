@@ -98,3 +98,52 @@ gpuTest("GPU engine trains in fp8 and reports amax and scales per tensor", async
   assert.ok([...last.fp8.values()].every((s) => s.scale > 0 && Number.isFinite(s.amax)));
   gpu.close();
 });
+
+gpuTest(
+  "fp8 training with packed-f16 GEMMs (gpuOps gemm h2) keeps the f32-FMA losses",
+  async () => {
+    const { getRuntime } = await import("../gpu/runtime.ts");
+    const { gpuOps } = await import("../model/ops_gpu.ts");
+    const rt = await getRuntime();
+    if (!rt.has("shader-f16")) {
+      console.warn("\n!!! SKIPPED: this device has no shader-f16\n");
+      return;
+    }
+    const cfg = parseLlamaConfig({
+      hidden_size: 64,
+      intermediate_size: 176,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      num_hidden_layers: 2,
+      vocab_size: 96,
+    });
+    const [B, T] = [2, 16]; // 32 tokens: every product's K is a multiple of 16
+    const rng = new Rng(5);
+    const tokens = new Int32Array(B * T).map(() => rng.nextU32() % 96);
+    const targets = new Int32Array(B * T).map(() => rng.nextU32() % 96);
+    const losses: number[][] = [];
+    for (const gemm of ["v2", "h2"] as const) {
+      const engine = await createEngine("gpu", {
+        ops: gpuOps(rt, { gemm }) as never,
+        cfg,
+        params: initParams(cfg, 3),
+        adam: THUNDER_ADAMW,
+        B,
+        T,
+        precision: "fp8",
+        clip: 1,
+      });
+      const l: number[] = [];
+      for (let s = 0; s < 4; s++) l.push((await engine.step([{ tokens, targets }], 3e-3)).loss);
+      engine.close();
+      losses.push(l);
+    }
+    assert.ok(losses[1][3] < losses[1][0] - 0.01, `h2 run did not learn: ${losses[1]}`);
+    // FP8 products are exact in f16; only the 16-k f16 partial sums differ: well under 0.5%
+    for (let s = 0; s < 4; s++) {
+      console.log(losses);
+      const rel = Math.abs(losses[1][s] - losses[0][s]) / losses[0][s];
+      assert.ok(rel < 5e-3, `step ${s + 1}: ${losses[1][s]} vs ${losses[0][s]}`);
+    }
+  },
+);
