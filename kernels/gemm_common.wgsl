@@ -6,28 +6,7 @@
 // Accumulation is f32. beta == 0 never reads C.
 // @include gemm_load
 
-struct GemmParams {
-  m: u32,
-  n: u32,
-  k: u32,
-  batch: u32,
-  a_off: u32,
-  a_bs: u32,
-  a_rs: u32,
-  a_cs: u32,
-  b_off: u32,
-  b_bs: u32,
-  b_rs: u32,
-  b_cs: u32,
-  c_off: u32,
-  c_bs: u32,
-  sa_idx: u32,
-  sb_idx: u32,
-  alpha: f32,
-  beta: f32,
-  c_rs: u32, // row stride of C
-  _p1: u32,
-}
+// @include gemm_params
 
 @group(0) @binding(0) var<storage, read> A: array<u32>;
 @group(0) @binding(1) var<storage, read> B: array<u32>;

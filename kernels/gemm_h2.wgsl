@@ -17,28 +17,7 @@ enable f16;
 override A_KIND: u32 = 1u; // 1 f16, 3 e4m3, 4 e5m2 (lib/ops/gemm.ts's KIND)
 override B_KIND: u32 = 1u;
 
-struct GemmParams {
-  m: u32,
-  n: u32,
-  k: u32,
-  batch: u32,
-  a_off: u32,
-  a_bs: u32,
-  a_rs: u32,
-  a_cs: u32,
-  b_off: u32,
-  b_bs: u32,
-  b_rs: u32,
-  b_cs: u32,
-  c_off: u32,
-  c_bs: u32,
-  sa_idx: u32,
-  sb_idx: u32,
-  alpha: f32,
-  beta: f32,
-  c_rs: u32, // row stride of C (ldc)
-  _p1: u32,
-}
+// @include gemm_params
 
 @group(0) @binding(0) var<storage, read> A: array<vec4<u32>>;
 @group(0) @binding(1) var<storage, read> B: array<vec4<u32>>;

@@ -8,28 +8,7 @@
 // (lib/ops/gemm.ts checks). Rows past M and N read clamped indices; their results are not stored.
 // Grid (ceil(N/128), ceil(M/128), batch).
 
-struct GemmParams {
-  m: u32,
-  n: u32,
-  k: u32,
-  batch: u32,
-  a_off: u32,
-  a_bs: u32,
-  a_rs: u32,
-  a_cs: u32,
-  b_off: u32,
-  b_bs: u32,
-  b_rs: u32,
-  b_cs: u32,
-  c_off: u32,
-  c_bs: u32,
-  sa_idx: u32,
-  sb_idx: u32,
-  alpha: f32,
-  beta: f32,
-  c_rs: u32, // row stride of C (ldc)
-  _p1: u32,
-}
+// @include gemm_params
 
 @group(0) @binding(0) var<storage, read> A: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> B: array<vec4<f32>>;
