@@ -613,8 +613,9 @@ export async function posttrain(
           }, { beta: opts.beta, gamma: opts.gamma });
           losses.push(pl);
           const lc = Math.max(1, s.count[2 * j]);
-          nll += -s.sum[2 * j] / lc / nPairs;
-          loss += (pl.loss - alpha * s.sum[2 * j] / lc) / nPairs;
+          const chosenNll = -s.sum[2 * j] / lc;
+          nll += chosenNll / nPairs;
+          loss += (pl.loss + alpha * chosenNll) / nPairs;
           // ∂L/∂θ = dPc·∂πc/∂θ + dPr·∂πr/∂θ; the head's term is w·(−log p): w = −dP / pairs
           const dPc = pl.dPc - alpha / lc;
           for (const [row, d] of [[2 * j, dPc], [2 * j + 1, pl.dPr]] as const) {
