@@ -184,13 +184,7 @@ def _golden_model(cfg, device):
     """make_golden.py's PyTorch Llama as (params dict, forward(tokens) → logits)."""
     sys.path.insert(0, os.path.join(HERE, "..", "model", "golden"))
     import make_golden as g
-    full = dict(cfg)
-    full.setdefault("num_key_value_heads", full["num_attention_heads"])
-    full.setdefault("head_dim", full["hidden_size"] // full["num_attention_heads"])
-    full.setdefault("rope_scaling", None)
-    full.setdefault("rope_theta", 10000.0)
-    full.setdefault("rms_norm_eps", 1e-6)
-    full.setdefault("tie_word_embeddings", False)
+    full = g.fill_defaults(dict(cfg))
     params = {}
     for name, shape in g.param_shapes(full):
         w = torch.ones(shape) if len(shape) == 1 else torch.randn(shape) * 0.02

@@ -253,17 +253,22 @@ def write(path, header, tensors):
     return 12 + len(js) + offset
 
 
-def read_folder(path):
-    """config.json (Hugging Face defaults filled in) and model.safetensors as float64 tensors
-    (F32, F16 and BF16)."""
-    with open(f"{path}/config.json") as f:
-        cfg = json.load(f)
+def fill_defaults(cfg):
+    """A Llama config dict with Hugging Face's defaults filled in (in place; returned)."""
     cfg.setdefault("num_key_value_heads", cfg["num_attention_heads"])
     cfg.setdefault("head_dim", cfg["hidden_size"] // cfg["num_attention_heads"])
     cfg.setdefault("rope_scaling", None)
     cfg.setdefault("rope_theta", 10000.0)
     cfg.setdefault("rms_norm_eps", 1e-6)
     cfg.setdefault("tie_word_embeddings", False)
+    return cfg
+
+
+def read_folder(path):
+    """config.json (Hugging Face defaults filled in) and model.safetensors as float64 tensors
+    (F32, F16 and BF16)."""
+    with open(f"{path}/config.json") as f:
+        cfg = fill_defaults(json.load(f))
     with open(f"{path}/model.safetensors", "rb") as f:
         raw = f.read()
     (n,) = struct.unpack("<Q", raw[:8])
