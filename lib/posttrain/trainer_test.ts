@@ -23,6 +23,25 @@ function defaults(spec: Record<string, { default?: unknown }>): Record<string, u
   return Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, v.default]));
 }
 
+/** DPO options for the fixture's pairs: 15 steps of 4 pairs on the CPU engine. */
+function dpoOptions(dir: string, o: Partial<PosttrainOptions>): PosttrainOptions {
+  return {
+    ...defaults(DPO_OPTIONS),
+    init_from: `${dir}/base`,
+    data: `${dir}/dpo.jsonl`,
+    heldout: `${dir}/dpo.heldout.jsonl`,
+    steps: 15,
+    batch_size: 4,
+    seq_len: 96,
+    lr: 3e-3,
+    warmup_steps: 1,
+    engine: "cpu",
+    precision: "fp32",
+    ckpt_every: 0,
+    ...o,
+  } as unknown as PosttrainOptions;
+}
+
 async function fixture() {
   const dir = await Deno.makeTempDir();
   await Deno.mkdir(`${dir}/tok`);
@@ -87,22 +106,11 @@ Deno.test("train sft lowers held-out answer loss and teaches the model to end wi
   assert.ok(sft.after.answer_loss < 0.5 * sft.before.answer_loss, JSON.stringify(sft));
   assert.ok(sft.after.ends_with_eos > sft.before.ends_with_eos, JSON.stringify(sft));
   for (const loss of ["sigmoid", "thunder"]) {
-    const dpoOpts = {
-      ...defaults(DPO_OPTIONS),
+    const dpoOpts = dpoOptions(dir, {
       init_from: sft.model_dir,
-      data: `${dir}/dpo.jsonl`,
-      heldout: `${dir}/dpo.heldout.jsonl`,
-      steps: 15,
-      batch_size: 4,
-      seq_len: 96,
-      lr: 3e-3,
-      warmup_steps: 1,
-      engine: "cpu",
-      precision: "fp32",
       loss,
       beta: loss === "sigmoid" ? 0.5 : 0.1,
-      ckpt_every: 0,
-    } as unknown as PosttrainOptions;
+    });
     const r2 = await createRun({ task: "dpo", config: {}, runsDir: dir, gpu: false, echo: false });
     const dpo = await posttrain("dpo", dpoOpts, r2, { quiet: true });
     r2.close();
@@ -221,22 +229,7 @@ Deno.test("train dpo with rpo_alpha adds α × the chosen answers' per-token NLL
   const dir = await fixture();
   const nllAfter: number[] = [];
   for (const alpha of [0, 1]) {
-    const opts = {
-      ...defaults(DPO_OPTIONS),
-      init_from: `${dir}/base`,
-      data: `${dir}/dpo.jsonl`,
-      heldout: "",
-      steps: 15,
-      batch_size: 4,
-      seq_len: 96,
-      lr: 3e-3,
-      warmup_steps: 1,
-      engine: "cpu",
-      precision: "fp32",
-      beta: 0.5,
-      rpo_alpha: alpha,
-      ckpt_every: 0,
-    } as unknown as PosttrainOptions;
+    const opts = dpoOptions(dir, { heldout: "", beta: 0.5, rpo_alpha: alpha });
     const run = await createRun({ task: "dpo", config: {}, runsDir: dir, gpu: false, echo: false });
     await posttrain("dpo", opts, run, { quiet: true });
     run.close();
